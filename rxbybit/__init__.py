@@ -1,0 +1,3 @@
+"""rxbybit: Bybit WebSocket streams as RxPY observables, live frames and widgets."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,273 @@
+"""OrderBook: a local copy of one Bybit order book, kept by snapshot/delta rules.
+
+Rules (see the protocol reference, section 6.2):
+
+* a snapshot replaces the book; a snapshot with ``u == 1`` means Bybit restarted the service;
+* a delta level with size 0 deletes the price, an unknown price is inserted, a known one replaced;
+* deltas must be contiguous (``u == last_u + 1``); an older or repeated ``u`` is ignored; a jump
+  marks the book as needing a resync and further deltas are refused until a snapshot arrives;
+* the book never holds more than its depth per side; a crossed book also needs a resync.
+
+Views handed out by :meth:`OrderBook.view` are immutable: the book copies its storage before the
+next change (copy-on-write), so a view costs nothing to take and never changes afterwards.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .events import BookUpdate, Level
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+class Applied(StrEnum):
+    """What :meth:`OrderBook.apply` did with an update."""
+
+    SNAPSHOT = "snapshot"
+    """The book was replaced."""
+    RESTART = "restart"
+    """A ``u == 1`` snapshot: Bybit restarted the book; it was replaced."""
+    DELTA = "delta"
+    """A contiguous delta was applied."""
+    STALE = "stale"
+    """An old or repeated ``u``: ignored, the book is unchanged."""
+    GAP = "gap"
+    """A ``u`` jump: the book is now out of sync and waits for a snapshot."""
+    CROSSED = "crossed"
+    """After the delta the best bid reached the best ask: the book waits for a snapshot."""
+    REFUSED = "refused"
+    """A delta while out of sync (or before the first snapshot): ignored."""
+
+    @property
+    def changed(self) -> bool:
+        """True when the book now holds new, valid state to show."""
+        return self in (Applied.SNAPSHOT, Applied.RESTART, Applied.DELTA)
+
+
+class _BookReader:
+    """Read-only queries shared by :class:`OrderBook` and :class:`BookView`.
+
+    Bids are kept as a sorted list of *negated* prices so both sides sort ascending from the
+    best level; sizes live in a price-keyed dict per side.
+    """
+
+    __slots__ = ("_ask", "_ask_px", "_bid", "_bid_px", "depth", "seq", "symbol", "ts", "u")
+
+    symbol: str
+    depth: int
+    u: int
+    seq: int
+    ts: int
+    _bid_px: list[float]
+    _ask_px: list[float]
+    _bid: dict[float, float]
+    _ask: dict[float, float]
+
+    @property
+    def best_bid(self) -> Level | None:
+        """``(price, size)`` of the highest bid, or None if there are no bids."""
+        if not self._bid_px:
+            return None
+        p = -self._bid_px[0]
+        return (p, self._bid[p])
+
+    @property
+    def best_ask(self) -> Level | None:
+        """``(price, size)`` of the lowest ask, or None if there are no asks."""
+        if not self._ask_px:
+            return None
+        p = self._ask_px[0]
+        return (p, self._ask[p])
+
+    @property
+    def mid(self) -> float | None:
+        """Midpoint of best bid and ask, or None if a side is empty."""
+        if not self._bid_px or not self._ask_px:
+            return None
+        return (self._ask_px[0] - self._bid_px[0]) / 2
+
+    @property
+    def spread(self) -> float | None:
+        """Best ask minus best bid, or None if a side is empty."""
+        if not self._bid_px or not self._ask_px:
+            return None
+        return self._ask_px[0] + self._bid_px[0]
+
+    @property
+    def crossed(self) -> bool:
+        """True when the best bid is at or above the best ask."""
+        return bool(self._bid_px and self._ask_px and -self._bid_px[0] >= self._ask_px[0])
+
+    def bids(self, n: int | None = None) -> list[Level]:
+        """Top ``n`` bids (all if None), best first, as ``(price, size)``."""
+        px = self._bid_px if n is None else self._bid_px[:n]
+        b = self._bid
+        return [(-k, b[-k]) for k in px]
+
+    def asks(self, n: int | None = None) -> list[Level]:
+        """Top ``n`` asks (all if None), best first, as ``(price, size)``."""
+        px = self._ask_px if n is None else self._ask_px[:n]
+        a = self._ask
+        return [(k, a[k]) for k in px]
+
+    def arrays(self, n: int | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Top ``n`` bids and asks as two ``(rows, 2)`` float arrays of price and size."""
+        return (
+            np.array(self.bids(n), dtype=np.float64).reshape(-1, 2),
+            np.array(self.asks(n), dtype=np.float64).reshape(-1, 2),
+        )
+
+    def __len__(self) -> int:
+        return len(self._bid_px) + len(self._ask_px)
+
+
+class BookView(_BookReader):
+    """An immutable snapshot of an order book at one update id ``u``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"BookView({self.symbol} u={self.u} bid={self.best_bid} ask={self.best_ask} "
+            f"levels={len(self._bid_px)}/{len(self._ask_px)})"
+        )
+
+
+class OrderBook(_BookReader):
+    """A local order book kept by Bybit's rules. Feed it :class:`BookUpdate` events."""
+
+    __slots__ = ("_shared", "cts", "restarts", "synced")
+
+    def __init__(self, symbol: str = "", depth: int | None = None) -> None:
+        """``depth`` caps levels per side (None: take it from the first update)."""
+        self.symbol = symbol
+        self.depth = depth or 0
+        self.u = 0
+        self.seq = 0
+        self.ts = 0
+        self.cts = 0
+        self.synced = False
+        """False before the first snapshot and after a gap or crossed book."""
+        self.restarts = 0
+        self._bid_px = []
+        self._ask_px = []
+        self._bid = {}
+        self._ask = {}
+        self._shared = False
+
+    @property
+    def needs_resync(self) -> bool:
+        """True when the book is out of sync and must get a fresh snapshot."""
+        return not self.synced
+
+    def apply(self, update: BookUpdate) -> Applied:
+        """Apply one update and say what happened (see :class:`Applied`)."""
+        if update.snapshot:
+            self._reset(update)
+            if update.u == 1:
+                self.restarts += 1
+                return Applied.RESTART
+            return Applied.SNAPSHOT
+        if not self.synced:
+            return Applied.REFUSED
+        u = update.u
+        if u <= self.u:
+            return Applied.STALE
+        if u != self.u + 1:
+            self.synced = False
+            return Applied.GAP
+        if self._shared:
+            self._unshare()
+        depth = self.depth
+        _apply_side(self._bid, self._bid_px, update.bids, -1.0, depth)
+        _apply_side(self._ask, self._ask_px, update.asks, 1.0, depth)
+        self.u = u
+        self.seq = update.seq
+        self.ts = update.ts
+        self.cts = update.cts
+        if self._bid_px and self._ask_px and -self._bid_px[0] >= self._ask_px[0]:
+            self.synced = False
+            return Applied.CROSSED
+        return Applied.DELTA
+
+    def view(self) -> BookView:
+        """An immutable view of the book as it is now (O(1); later updates copy first)."""
+        v = BookView.__new__(BookView)
+        v.symbol = self.symbol
+        v.depth = self.depth
+        v.u = self.u
+        v.seq = self.seq
+        v.ts = self.ts
+        v._bid_px = self._bid_px
+        v._ask_px = self._ask_px
+        v._bid = self._bid
+        v._ask = self._ask
+        self._shared = True
+        return v
+
+    def clear(self) -> None:
+        """Forget all levels and wait for a snapshot."""
+        self._shared = False
+        self._bid_px, self._ask_px, self._bid, self._ask = [], [], {}, {}
+        self.synced = False
+
+    def _unshare(self) -> None:
+        self._bid_px = self._bid_px.copy()
+        self._ask_px = self._ask_px.copy()
+        self._bid = self._bid.copy()
+        self._ask = self._ask.copy()
+        self._shared = False
+
+    def _reset(self, update: BookUpdate) -> None:
+        if not self.symbol:
+            self.symbol = update.symbol
+        if update.depth and not self.depth:
+            self.depth = update.depth
+        depth = self.depth or max(len(update.bids), len(update.asks))
+        bid = {p: s for p, s in update.bids if s != 0}
+        ask = {p: s for p, s in update.asks if s != 0}
+        bid_px = sorted(-p for p in bid)
+        ask_px = sorted(ask)
+        for k in bid_px[depth:]:
+            del bid[-k]
+        for k in ask_px[depth:]:
+            del ask[k]
+        self._bid_px, self._ask_px = bid_px[:depth], ask_px[:depth]
+        self._bid, self._ask = bid, ask
+        self._shared = False
+        self.u = update.u
+        self.seq = update.seq
+        self.ts = update.ts
+        self.cts = update.cts
+        self.synced = not self.crossed
+
+    def __repr__(self) -> str:
+        state = "synced" if self.synced else "needs resync"
+        return (
+            f"OrderBook({self.symbol} depth={self.depth} u={self.u} {state} "
+            f"bid={self.best_bid} ask={self.best_ask})"
+        )
+
+
+def _apply_side(
+    sizes: dict[float, float], keys: list[float], levels: Iterable[Level], sign: float, depth: int
+) -> None:
+    for p, s in levels:
+        if s == 0.0:
+            if p in sizes:
+                del sizes[p]
+                del keys[bisect_left(keys, sign * p)]
+        else:
+            if p not in sizes:
+                insort(keys, sign * p)
+            sizes[p] = s
+    if depth:
+        while len(keys) > depth:
+            del sizes[sign * keys.pop()]

@@ -1,0 +1,304 @@
+"""Decoding: one raw frame (``str`` or ``bytes``) becomes one typed :mod:`events` object.
+
+``decode`` never raises: a frame that is not JSON, or a known topic with broken fields, becomes
+:class:`Malformed`; a JSON frame of no known shape becomes :class:`Unknown`. Both keep the raw
+text so nothing received is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._json import JSONDecodeError, loads
+from .events import (
+    AuthResult,
+    BookTicker,
+    BookUpdate,
+    Candle,
+    Event,
+    Klines,
+    Level,
+    Liquidation,
+    Liquidations,
+    Malformed,
+    Pong,
+    PrivateUpdate,
+    ServerError,
+    SubscribeAck,
+    SubscribeFailure,
+    TickerUpdate,
+    Trade,
+    TradeResponse,
+    Trades,
+    Unknown,
+)
+
+_V3_PRIVATE = frozenset(("outboundAccountInfo", "stopOrder", "ticketInfo"))
+
+
+def decode(frame: str | bytes | bytearray | memoryview) -> Event:
+    """Decode one websocket frame into an event. Never raises."""
+    try:
+        msg = loads(frame)
+    except (JSONDecodeError, TypeError) as exc:
+        return Malformed(_text(frame), f"not JSON: {exc}")
+    if not isinstance(msg, dict):
+        return Unknown(_text(frame), "not a JSON object")
+    topic = msg.get("topic")
+    try:
+        if topic is not None:
+            if not isinstance(topic, str):
+                return Malformed(_text(frame), "topic is not a string")
+            handler = _TOPIC_HANDLERS.get(topic.split(".", 1)[0])
+            if handler is None:
+                return Unknown(_text(frame), f"unknown topic {topic!r}")
+            return handler(topic, msg)
+        return _decode_control(msg, frame)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        return Malformed(_text(frame), f"{type(exc).__name__}: {exc}", topic if isinstance(topic, str) else None)
+
+
+def _text(frame: str | bytes | bytearray | memoryview) -> str:
+    if isinstance(frame, str):
+        return frame
+    return bytes(frame).decode("utf-8", "replace")
+
+
+def _levels(rows: list[list[str]]) -> list[Level]:
+    return [(float(p), float(s)) for p, s, *_ in rows]
+
+
+# --------------------------------------------------------------------------- market topics
+
+
+def _orderbook(topic: str, msg: dict[str, Any]) -> Event:
+    data = msg["data"]
+    if "u" not in data:  # spot v3 orderbook.40: snapshot only, no update id
+        ts = int(data.get("t") or msg.get("ts") or 0)
+        return BookUpdate(
+            topic, data["s"], 40, True, ts, 0, 0, _levels(data["b"]), _levels(data["a"]), ts
+        )
+    depth_text = topic.split(".", 2)[1]
+    return BookUpdate(
+        topic,
+        data["s"],
+        int(depth_text) if depth_text.isdigit() else 0,
+        msg["type"] == "snapshot",
+        msg["ts"],
+        data["u"],
+        data.get("seq", 0),
+        [(float(p), float(s)) for p, s, *_ in data["b"]],
+        [(float(p), float(s)) for p, s, *_ in data["a"]],
+        msg.get("cts", 0),
+    )
+
+
+def _public_trade(topic: str, msg: dict[str, Any]) -> Event:
+    trades = tuple(
+        Trade(
+            int(t["T"]), t["s"], t["S"], float(t["p"]), float(t["v"]), str(t["i"]),
+            t.get("L", ""), bool(t.get("BT", False)), int(t.get("seq", 0)),
+        )
+        for t in msg["data"]
+    )
+    return Trades(topic, int(msg["ts"]), trades)
+
+
+def _v3_trade(topic: str, msg: dict[str, Any]) -> Event:
+    d = msg["data"]
+    symbol = topic.split(".", 1)[1]
+    side = "Buy" if d["m"] else "Sell"  # m: the buyer is the taker
+    trade = Trade(int(d["t"]), symbol, side, float(d["p"]), float(d["q"]), str(d["v"]),
+                  block_trade=d.get("type") == "1")
+    return Trades(topic, int(msg["ts"]), (trade,))
+
+
+def _num(value: Any) -> float | str | None:
+    if value == "" or value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return str(value)
+
+
+_TEXT_TICKER_FIELDS = frozenset(("symbol", "tickDirection", "deliveryTime", "curPreListingPhase"))
+_V3_TICKER_NAMES = {
+    "o": "openPrice", "h": "highPrice24h", "l": "lowPrice24h", "c": "lastPrice", "v": "volume24h",
+    "qv": "turnover24h", "m": "price24hPcnt", "xp": "usdIndexPrice",
+}
+
+
+def _tickers(topic: str, msg: dict[str, Any]) -> Event:
+    data = msg["data"]
+    if "symbol" not in data and "s" in data:  # spot v3 tickers: letter fields, one object
+        fields = {_V3_TICKER_NAMES[k]: _num(v) for k, v in data.items() if k in _V3_TICKER_NAMES}
+        fields["symbol"] = data["s"]
+        return TickerUpdate(topic, data["s"], True, int(msg["ts"]), 0, fields)
+    fields = {
+        k: (v if k in _TEXT_TICKER_FIELDS else _num(v)) for k, v in data.items()
+    }
+    return TickerUpdate(
+        topic, data["symbol"], msg.get("type", "snapshot") == "snapshot", int(msg["ts"]),
+        int(msg.get("cs", 0)), fields,
+    )
+
+
+def _kline(topic: str, msg: dict[str, Any]) -> Event:
+    _, interval, symbol = topic.split(".", 2)
+    data = msg["data"]
+    if isinstance(data, dict):  # spot v3: one candle, letter fields, never marked final
+        c = Candle(int(data["t"]), 0, interval, float(data["o"]), float(data["h"]),
+                   float(data["l"]), float(data["c"]), float(data["v"]), 0.0, False, int(msg["ts"]))
+        return Klines(topic, symbol, interval, int(msg["ts"]), (c,))
+    candles = tuple(
+        Candle(
+            int(k["start"]), int(k["end"]), str(k["interval"]), float(k["open"]), float(k["high"]),
+            float(k["low"]), float(k["close"]), float(k["volume"]), float(k["turnover"]),
+            bool(k["confirm"]), int(k["timestamp"]),
+        )
+        for k in data
+    )
+    return Klines(topic, symbol, interval, int(msg["ts"]), candles)
+
+
+def _all_liquidation(topic: str, msg: dict[str, Any]) -> Event:
+    items = tuple(
+        Liquidation(int(x["T"]), x["s"], x["S"], float(x["v"]), float(x["p"])) for x in msg["data"]
+    )
+    return Liquidations(topic, int(msg["ts"]), items)
+
+
+def _liquidation(topic: str, msg: dict[str, Any]) -> Event:
+    d = msg["data"]
+    t = int(d.get("updatedTime", d.get("updateTime", 0)))
+    item = Liquidation(t, d["symbol"], d["side"], float(d["size"]), float(d["price"]))
+    return Liquidations(topic, int(msg["ts"]), (item,))
+
+
+def _bookticker(topic: str, msg: dict[str, Any]) -> Event:
+    d = msg["data"]
+    return BookTicker(topic, d["s"], int(d.get("t", msg["ts"])), float(d["bp"]), float(d["bq"]),
+                      float(d["ap"]), float(d["aq"]))
+
+
+# --------------------------------------------------------------------------- private topics
+
+
+def _private(topic: str, msg: dict[str, Any]) -> Event:
+    data = msg["data"]
+    items = tuple(data) if isinstance(data, list) else (data,)
+    if not all(isinstance(x, dict) for x in items):
+        raise TypeError("private data items must be objects")
+    head = topic.split(".", 1)[0]
+    legacy = topic in _V3_PRIVATE or (
+        head == "order" and (isinstance(msg.get("ts"), str) or any("e" in x for x in items))
+    )
+    if legacy:
+        kind = topic
+        ts = msg.get("ts", 0)
+        return PrivateUpdate(topic, kind, "", int(ts), items, True)  # type: ignore[arg-type]
+    if topic.startswith("execution.fast"):
+        kind = "execution.fast"
+    elif head.startswith("dcp"):
+        kind = "dcp"
+    else:
+        kind = head
+    return PrivateUpdate(
+        topic, kind, str(msg.get("id", "")), int(msg.get("creationTime", 0)), items  # type: ignore[arg-type]
+    )
+
+
+_TOPIC_HANDLERS: dict[str, Callable[[str, dict[str, Any]], Event]] = {
+    "orderbook": _orderbook,
+    "publicTrade": _public_trade,
+    "trade": _v3_trade,
+    "tickers": _tickers,
+    "kline": _kline,
+    "allLiquidation": _all_liquidation,
+    "liquidation": _liquidation,
+    "bookticker": _bookticker,
+    "order": _private,
+    "execution": _private,
+    "position": _private,
+    "wallet": _private,
+    "greeks": _private,
+    "dcp": _private,
+    "strategy": _private,
+    "outboundAccountInfo": _private,
+    "stopOrder": _private,
+    "ticketInfo": _private,
+}
+
+
+# --------------------------------------------------------------------------- control frames
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _failed_topic(message: str) -> str | None:
+    marker = "topic:"
+    i = message.find(marker)
+    if i >= 0:
+        return message[i + len(marker):].split(",", 1)[0].strip() or None
+    marker = "Invalid topic:"
+    i = message.find(marker)
+    if i >= 0:
+        return message[i + len(marker):].strip() or None
+    return None
+
+
+def _decode_control(msg: dict[str, Any], frame: str | bytes | bytearray | memoryview) -> Event:
+    op = msg.get("op")
+    req_id = _opt_str(msg.get("req_id", msg.get("reqId")))
+    conn_id = _opt_str(msg.get("conn_id", msg.get("connId")))
+    if msg.get("type") == "COMMAND_RESP":
+        data = msg.get("data") or {}
+        ok_topics = tuple(data.get("successTopics") or ())
+        fail = tuple(data.get("failTopics") or ())
+        op_name = str(op or "subscribe")
+        if fail and not ok_topics:
+            return SubscribeFailure(op_name, f"failed topics: {', '.join(fail)}", fail[0], req_id, conn_id)
+        return SubscribeAck(op_name, req_id, conn_id, ok_topics, fail)
+    if op == "pong" or msg.get("ret_msg") == "pong" or ("pong" in msg and op is None):
+        args = msg.get("args") or msg.get("data")
+        ts: Any = args[0] if isinstance(args, list) and args else msg.get("pong")
+        return Pong(_int_or_none(ts), req_id or None, conn_id)
+    if op == "auth" or msg.get("type") == "AUTH_RESP":
+        if "retCode" in msg:
+            code = int(msg["retCode"])
+            return AuthResult(code == 0 and msg.get("success", True) is not False,
+                              str(msg.get("retMsg", "")), code, req_id, conn_id)
+        return AuthResult(bool(msg.get("success")), str(msg.get("ret_msg", "")), None, req_id, conn_id)
+    if op in ("subscribe", "unsubscribe"):
+        if msg.get("success", False):
+            return SubscribeAck(op, req_id, conn_id)
+        message = str(msg.get("ret_msg", ""))
+        return SubscribeFailure(op, message, _failed_topic(message), req_id, conn_id)
+    if isinstance(op, str) and op.startswith("order."):
+        return TradeResponse(
+            req_id, op, int(msg.get("retCode", -1)), str(msg.get("retMsg", "")),
+            msg.get("data") or {}, msg.get("retExtInfo") or {}, msg.get("header") or {}, conn_id,
+        )
+    if "retCode" in msg:  # WS-API error without a recognised op (e.g. 10404 unknown op)
+        return TradeResponse(
+            req_id, str(op or ""), int(msg["retCode"]), str(msg.get("retMsg", "")),
+            msg.get("data") or {}, msg.get("retExtInfo") or {}, msg.get("header") or {}, conn_id,
+        )
+    if msg.get("type") == "error" or msg.get("success") is False:
+        return ServerError(str(msg.get("ret_msg", "")), _int_or_none(msg.get("ret_code")), _text(frame))
+    return Unknown(_text(frame))
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

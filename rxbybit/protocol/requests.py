@@ -1,0 +1,175 @@
+"""Client-to-server frames: subscribe/unsubscribe split to Bybit's limits, auth, ping, WS trade.
+
+All builders return JSON text ready to send. ``req_id`` values are strings (Bybit echoes them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._json import dumps
+from .signing import sign
+from .topics import Endpoint
+
+ARGS_CHAR_BUDGET: Final = 21_000
+"""Per connection, the combined length of every subscribed arg may not exceed this."""
+
+MAX_ARGS_PER_REQUEST: Final[dict[Endpoint, int]] = {
+    "spot": 10,
+    "linear": 500,
+    "inverse": 500,
+    "option": 500,
+    "private": 500,
+    "spot_v3_public": 10,
+    "spot_v3_private": 10,
+}
+"""Args per subscribe request: 10 is Bybit's rule for spot; 500 is a conservative batch elsewhere."""
+
+MAX_ARGS_PER_CONNECTION: Final[dict[Endpoint, int]] = {"option": 2_000}
+
+TRADE_OPS: Final[tuple[str, ...]] = (
+    "order.create", "order.amend", "order.cancel",
+    "order.create-batch", "order.amend-batch", "order.cancel-batch",
+)
+BATCH_LIMITS: Final[dict[str, int]] = {"spot": 10, "linear": 20, "inverse": 20, "option": 20}
+"""Orders per batch request, by category."""
+
+_counter = itertools.count(1)
+
+
+def next_req_id(prefix: str = "rx") -> str:
+    """A process-unique request id (at most 36 characters, as the trade API requires)."""
+    return f"{prefix}-{next(_counter)}"
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def split_args(
+    args: Sequence[str], endpoint: Endpoint, *, already_used_chars: int = 0, already_used_args: int = 0
+) -> list[list[str]]:
+    """Split ``args`` into request-sized batches for ``endpoint``.
+
+    Raises ``ValueError`` if the connection's 21,000-character args budget (or the option
+    socket's 2,000-arg cap) would be exceeded: the caller must then open another connection.
+    """
+    chars = already_used_chars + sum(len(a) for a in args)
+    if chars > ARGS_CHAR_BUDGET:
+        raise ValueError(
+            f"subscribing {len(args)} topics needs {chars} characters of args on one connection; "
+            f"Bybit allows {ARGS_CHAR_BUDGET}: spread the topics over more connections"
+        )
+    cap = MAX_ARGS_PER_CONNECTION.get(endpoint)
+    if cap is not None and already_used_args + len(args) > cap:
+        raise ValueError(f"a {endpoint} connection serves at most {cap} topics")
+    size = MAX_ARGS_PER_REQUEST.get(endpoint, 500)
+    return [list(args[i : i + size]) for i in range(0, len(args), size)]
+
+
+def subscribe(args: Sequence[str], req_id: str | None = None, *, op: str = "subscribe") -> str:
+    """One subscribe (or unsubscribe) frame. Split with :func:`split_args` first."""
+    if op not in ("subscribe", "unsubscribe"):
+        raise ValueError(f"op must be 'subscribe' or 'unsubscribe', not {op!r}")
+    if not args:
+        raise ValueError(f"{op} needs at least one topic")
+    frame: dict[str, Any] = {"op": op, "args": list(args)}
+    if req_id is not None:
+        frame["req_id"] = req_id
+    return dumps(frame)
+
+
+def unsubscribe(args: Sequence[str], req_id: str | None = None) -> str:
+    """One unsubscribe frame."""
+    return subscribe(args, req_id, op="unsubscribe")
+
+
+def subscribe_frames(
+    args: Sequence[str], endpoint: Endpoint, *, op: str = "subscribe", req_ids: Iterator[str] | None = None
+) -> list[tuple[str, list[str], str]]:
+    """Frames for ``args`` split to ``endpoint``'s limits, as ``(req_id, batch, frame)`` triples."""
+    ids = req_ids if req_ids is not None else (next_req_id() for _ in itertools.count())
+    out = []
+    for batch in split_args(args, endpoint):
+        rid = next(ids)
+        out.append((rid, batch, subscribe(batch, rid, op=op)))
+    return out
+
+
+def ping(req_id: str | None = None) -> str:
+    """Bybit's application-level JSON ping (send every 20 s)."""
+    return dumps({"op": "ping"} if req_id is None else {"req_id": req_id, "op": "ping"})
+
+
+def auth(
+    api_key: str, api_secret: str, *, expires: int | None = None, req_id: str | None = None,
+    expires_in_ms: int = 10_000,
+) -> str:
+    """The ``auth`` frame: ``[api_key, expires, signature]``; ``expires`` defaults to now + 10 s."""
+    if not api_key:
+        raise ValueError("api_key is empty")
+    exp = int(expires) if expires is not None else now_ms() + expires_in_ms
+    frame: dict[str, Any] = {"op": "auth", "args": [api_key, exp, sign(api_secret, exp)]}
+    if req_id is not None:
+        frame["req_id"] = req_id
+    return dumps(frame)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRequest:
+    """A WS trade API request as sent: its ``reqId``, op and JSON text."""
+
+    req_id: str
+    op: str
+    frame: str
+
+
+def trade(
+    op: str,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    req_id: str | None = None,
+    category: str | None = None,
+    timestamp_ms: int | None = None,
+    recv_window_ms: int | None = None,
+    referer: str | None = None,
+) -> TradeRequest:
+    """Build a ``/v5/trade`` request.
+
+    Single ops take one params mapping. Batch ops take a sequence of orders plus ``category``
+    and are wrapped as ``[{"category": ..., "request": [...]}]``, checked against Bybit's
+    per-category batch size.
+    """
+    if op not in TRADE_OPS:
+        raise ValueError(f"unknown trade op {op!r}; expected one of {', '.join(TRADE_OPS)}")
+    rid = req_id if req_id is not None else next_req_id("rxt")
+    if len(rid) > 36:
+        raise ValueError(f"reqId {rid!r} is longer than 36 characters")
+    args: list[Any]
+    if op.endswith("-batch"):
+        if isinstance(params, Mapping):
+            raise ValueError(f"{op} takes a list of orders")
+        if category is None:
+            raise ValueError(f"{op} needs a category")
+        limit = BATCH_LIMITS.get(category)
+        if limit is None:
+            raise ValueError(f"unknown category {category!r}; expected one of {', '.join(BATCH_LIMITS)}")
+        if not params or len(params) > limit:
+            raise ValueError(f"{op} takes 1 to {limit} orders for {category}, got {len(params)}")
+        args = [{"category": category, "request": [dict(p) for p in params]}]
+    else:
+        if not isinstance(params, Mapping):
+            raise ValueError(f"{op} takes exactly one params mapping")
+        args = [dict(params)]
+    header: dict[str, str] = {"X-BAPI-TIMESTAMP": str(timestamp_ms if timestamp_ms is not None else now_ms())}
+    if recv_window_ms is not None:
+        header["X-BAPI-RECV-WINDOW"] = str(recv_window_ms)
+    if referer is not None:
+        header["Referer"] = referer
+    return TradeRequest(rid, op, dumps({"reqId": rid, "header": header, "op": op, "args": args}))
+
