@@ -1,0 +1,78 @@
+"""Typed errors. Each says what went wrong and what to do about it; none carries a secret."""
+
+from __future__ import annotations
+
+
+class RxBybitError(Exception):
+    """Base class of every rxbybit error."""
+
+
+class SubscriptionError(RxBybitError):
+    """Bybit rejected a subscription. ``topic`` is the topic, ``message`` Bybit's own text."""
+
+    def __init__(self, topic: str, message: str) -> None:
+        self.topic = topic
+        self.message = message
+        super().__init__(f"Bybit rejected the subscription to {topic!r}: {message}")
+
+
+class AuthenticationError(RxBybitError):
+    """Bybit refused the API key/signature. Check the key, the secret and the clock."""
+
+    def __init__(self, endpoint: str, message: str, code: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.message = message
+        self.code = code
+        detail = f" (code {code})" if code is not None else ""
+        super().__init__(
+            f"authentication on {endpoint} failed{detail}: {message or 'no reason given'}; check the API key "
+            "and secret, and that this machine's clock is correct"
+        )
+
+
+class ConnectionClosedError(RxBybitError):
+    """The connection dropped (or the client was closed) while something was waiting on it."""
+
+
+class ExchangeUnreachableError(RxBybitError):
+    """The exchange could not be reached. ``network="sim"`` runs everything against the local simulator."""
+
+
+class MissingCredentialsError(RxBybitError):
+    """A private stream or the trade API was used on a client created without api_key/api_secret."""
+
+
+class BlockingCallError(RxBybitError):
+    """A blocking helper was called inside a running event loop (a notebook): use ``await`` instead."""
+
+
+class TradeError(RxBybitError):
+    """Bybit answered a trade request with a non-zero ``retCode``. ``code`` and ``message`` are Bybit's."""
+
+    def __init__(self, op: str, code: int, message: str, req_id: str | None = None,
+                 order_link_id: str | None = None) -> None:
+        self.op = op
+        self.code = code
+        self.message = message
+        self.req_id = req_id
+        self.order_link_id = order_link_id
+        link = f" (orderLinkId {order_link_id})" if order_link_id else ""
+        super().__init__(f"{op} rejected by Bybit with retCode {code}: {message}{link}")
+
+
+class OrderStatusUnknownError(RxBybitError):
+    """A trade request got no answer in time, or its connection dropped while it was in flight.
+
+    The order may or may not exist: reconcile from the ``orders()`` stream using ``order_link_id``.
+    A create is never retried automatically, since that could place the order twice.
+    """
+
+    def __init__(self, op: str, reason: str, req_id: str, order_link_id: str | None = None) -> None:
+        self.op = op
+        self.reason = reason
+        self.req_id = req_id
+        self.order_link_id = order_link_id
+        link = f"orderLinkId {order_link_id}" if order_link_id else f"reqId {req_id}"
+        super().__init__(
+            f"{op} status unknown ({reason}); reconcile {link} from the orders() stream before retrying"
+        )

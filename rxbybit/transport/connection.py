@@ -1,0 +1,434 @@
+"""One self-healing websocket connection to one Bybit endpoint.
+
+A :class:`Connection` owns a socket and keeps it alive: it (re)connects with an injected backoff
+policy, authenticates first on private and trade sockets, pings every ``ping_interval`` seconds
+with Bybit's JSON ping and replaces the socket when no pong arrives within ``pong_timeout``, and
+after every reconnect re-authenticates and resubscribes every topic it was asked for. Frames are
+decoded with :func:`rxbybit.protocol.decode`; control frames (pongs, acks, auth) are handled here
+and everything else is handed to ``on_event``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from ..errors import AuthenticationError, ConnectionClosedError, ExchangeUnreachableError, SubscriptionError
+from ..protocol import requests
+from ..protocol.decode import decode
+from ..protocol.events import (
+    AuthResult,
+    Event,
+    Malformed,
+    Pong,
+    SubscribeAck,
+    SubscribeFailure,
+    Unknown,
+)
+from ..protocol.topics import Endpoint
+from .backoff import BackoffPolicy, exponential_backoff
+
+log = logging.getLogger("rxbybit.transport")
+
+SUBSCRIBABLE: frozenset[str] = frozenset(
+    ("spot", "linear", "inverse", "option", "private", "spot_v3_public", "spot_v3_private")
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An API key and secret. The secret never appears in ``repr`` or ``str``."""
+
+    api_key: str
+    api_secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key={self.api_key[:4]}…)"
+
+    __str__ = __repr__
+
+
+@dataclass
+class ConnectionStats:
+    """Counters a :class:`Connection` keeps for ``health``."""
+
+    state: str = "idle"
+    messages: int = 0
+    reconnects: int = 0
+    last_message_at: float | None = None
+    last_error: str | None = None
+    malformed: int = 0
+
+
+class Connection:
+    """A websocket to one endpoint that reconnects, re-authenticates and resubscribes by itself.
+
+    ``url`` may be an async callable that returns the URL (resolved on the first connect), so a
+    connection can be created before, say, the embedded simulator has started.
+
+    Callbacks run on the event loop thread: ``on_event(event)`` for data pushes and replies that
+    are not handled here, ``on_topic_error(topic, exc)`` when Bybit rejects a topic (or auth
+    fails), ``on_state(connection)`` whenever the state changes and ``on_disconnect(connection)``
+    each time a socket is lost (before any reconnect).
+    """
+
+    def __init__(
+        self,
+        url: str | Callable[[], Awaitable[str]],
+        endpoint: Endpoint,
+        *,
+        on_event: Callable[[Event], None],
+        on_topic_error: Callable[[str, Exception], None] | None = None,
+        on_state: Callable[[Connection], None] | None = None,
+        on_disconnect: Callable[[Connection], None] | None = None,
+        credentials: Credentials | None = None,
+        backoff: BackoffPolicy | None = None,
+        ping_interval: float = 20.0,
+        pong_timeout: float = 10.0,
+        open_timeout: float = 10.0,
+        auth_timeout: float = 10.0,
+        simulated: bool = False,
+    ) -> None:
+        self.url = url
+        self.endpoint = endpoint
+        self.stats = ConnectionStats()
+        self._on_event = on_event
+        self._on_topic_error = on_topic_error or (lambda topic, exc: None)
+        self._on_state = on_state or (lambda conn: None)
+        self._on_disconnect = on_disconnect or (lambda conn: None)
+        self._credentials = credentials
+        self._backoff = backoff or exponential_backoff()
+        self._ping_interval = ping_interval
+        self._pong_timeout = pong_timeout
+        self._open_timeout = open_timeout
+        self._auth_timeout = auth_timeout
+        self._simulated = simulated
+        self._desired: dict[str, None] = {}  # ordered set of topics we want
+        self._confirmed: set[str] = set()
+        self._pending: dict[str, list[str]] = {}  # req_id -> topics of a subscribe in flight
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._ready = asyncio.Event()  # set while connected (and authenticated)
+        self._auth_waiter: asyncio.Future[AuthResult] | None = None
+        self._pong_waiter: asyncio.Future[None] | None = None
+        self._fatal: Exception | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def state(self) -> str:
+        """``idle``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
+        return self.stats.state
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Topics this connection keeps subscribed (across reconnects)."""
+        return tuple(self._desired)
+
+    @property
+    def confirmed(self) -> frozenset[str]:
+        """Topics Bybit has acknowledged on the current socket."""
+        return frozenset(self._confirmed)
+
+    def start(self) -> None:
+        """Start connecting in the background (idempotent). Needs a running event loop."""
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"rxbybit:{self.endpoint}")
+
+    def subscribe(self, topics: Iterable[str]) -> None:
+        """Subscribe ``topics`` now if connected, and after every reconnect."""
+        new = [t for t in topics if t not in self._desired]
+        for t in new:
+            self._desired[t] = None
+        self.start()
+        if new and self._ready.is_set():
+            self._send_subscribe(new)
+
+    def unsubscribe(self, topics: Iterable[str]) -> None:
+        """Stop streaming ``topics``."""
+        gone = [t for t in topics if t in self._desired]
+        for t in gone:
+            del self._desired[t]
+        sent = [t for t in gone if t in self._confirmed]
+        self._confirmed.difference_update(gone)
+        if sent and self._ready.is_set():
+            for batch in requests.split_args(sent, self.endpoint):
+                self._send(requests.unsubscribe(batch, requests.next_req_id("unsub")))
+
+    def resubscribe(self, topic: str) -> None:
+        """Unsubscribe and subscribe ``topic`` again, to get a fresh snapshot (book resync)."""
+        if topic not in self._desired:
+            return
+        if self._ready.is_set():
+            self._confirmed.discard(topic)
+            self._send(requests.unsubscribe([topic], requests.next_req_id("resync")))
+            self._send_subscribe([topic])
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until connected (and authenticated). Raises the fatal error if auth failed."""
+        self.start()
+        if self._fatal is not None:
+            raise self._fatal
+        await asyncio.wait_for(self._ready.wait(), timeout)
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def send_text(self, text: str) -> None:
+        """Send a raw frame on the live socket (trade requests). Raises if not connected."""
+        ws = self._ws
+        if ws is None or not self._ready.is_set():
+            raise ConnectionClosedError(f"{self.endpoint} connection is not open")
+        await ws.send(text)
+
+    async def close(self) -> None:
+        """Close the socket and stop reconnecting."""
+        self._closed = True
+        self._ready.clear()
+        task, self._task = self._task, None
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), 1.0)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._set_state("closed")
+
+    async def drop(self) -> None:
+        """Close the current socket so that the connection reconnects (used after a fatal frame)."""
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+
+    def __repr__(self) -> str:
+        return f"Connection({self.url!r}, state={self.state}, topics={len(self._desired)})"
+
+    # ------------------------------------------------------------------ internals
+
+    def _set_state(self, state: str) -> None:
+        if self.stats.state != state:
+            self.stats.state = state
+            self._on_state(self)
+
+    def _send(self, text: str) -> None:
+        ws = self._ws
+        if ws is not None:
+            asyncio.get_running_loop().create_task(self._send_safely(ws, text))
+
+    @staticmethod
+    async def _send_safely(ws: ClientConnection, text: str) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await ws.send(text)
+
+    def _send_subscribe(self, topics: list[str]) -> None:
+        if self.endpoint not in SUBSCRIBABLE or not topics:
+            return
+        try:
+            batches = requests.split_args(topics, self.endpoint)
+        except ValueError as exc:
+            for t in topics:
+                self._reject(t, str(exc))
+            return
+        for batch in batches:
+            rid = requests.next_req_id("sub")
+            self._pending[rid] = batch
+            self._send(requests.subscribe(batch, rid))
+
+    def _reject(self, topic: str, message: str) -> None:
+        self._desired.pop(topic, None)
+        self._confirmed.discard(topic)
+        self._on_topic_error(topic, SubscriptionError(topic, message))
+
+    async def _run(self) -> None:
+        delays = None
+        first = True
+        while not self._closed:
+            self._set_state("connecting" if first else "reconnecting")
+            try:
+                await self._session()
+                delays = None  # a session that got going resets the backoff
+            except asyncio.CancelledError:
+                raise
+            except AuthenticationError as exc:
+                self._fatal = exc
+                self.stats.last_error = str(exc)
+                log.error("%s", exc)
+                for t in list(self._desired):
+                    self._desired.pop(t, None)
+                    self._on_topic_error(t, exc)
+                self._ready.set()  # wake waiters so they see the error
+                break
+            except Exception as exc:  # network errors of every kind: heal
+                self.stats.last_error = self._describe(exc)
+                log.warning("%s: %s", self.endpoint, self.stats.last_error)
+            finally:
+                self._ready.clear()
+                self._ws = None
+                self._confirmed.clear()
+                self._pending.clear()
+                self._fail_waiters()
+                self._on_disconnect(self)
+            if self._closed:
+                break
+            first = False
+            self.stats.reconnects += 1
+            self._set_state("reconnecting")
+            if delays is None:
+                delays = self._backoff()
+            try:
+                await asyncio.sleep(next(delays))
+            except StopIteration:
+                self.stats.last_error = (self.stats.last_error or "") + " (reconnect attempts exhausted)"
+                break
+        self._set_state("closed")
+
+    def _describe(self, exc: Exception) -> str:
+        if isinstance(exc, (OSError, asyncio.TimeoutError)) and not isinstance(exc, ConnectionError):
+            hint = "" if self._simulated else ' (no network? use network="sim" for the local simulator)'
+            return f"{ExchangeUnreachableError.__name__}: cannot reach {self.url}: {exc or type(exc).__name__}{hint}"
+        return f"{type(exc).__name__}: {exc}"
+
+    async def _resolve_url(self) -> str:
+        if not isinstance(self.url, str):
+            self.url = await self.url()
+        return self.url
+
+    async def _session(self) -> None:
+        url = await self._resolve_url()
+        async with connect(
+            url, open_timeout=self._open_timeout, ping_interval=None, close_timeout=1.0, max_size=2**24
+        ) as ws:
+            self._ws = ws
+            reader = asyncio.get_running_loop().create_task(self._read(ws))
+            try:
+                if self._credentials is not None:
+                    await self._authenticate(ws, reader)
+                self._ready.set()
+                self._set_state("connected")
+                if self._desired:
+                    self._send_subscribe(list(self._desired))
+                heart = asyncio.get_running_loop().create_task(self._heartbeat(ws))
+                try:
+                    done, _ = await asyncio.wait({reader, heart}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    heart.cancel()
+                for t in done:
+                    exc = t.exception()
+                    if exc is not None:
+                        raise exc
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def _authenticate(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
+        assert self._credentials is not None
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[AuthResult] = loop.create_future()
+        self._auth_waiter = waiter
+        await ws.send(requests.auth(self._credentials.api_key, self._credentials.api_secret, req_id="auth"))
+        watched: set[asyncio.Future[Any]] = {waiter, reader}
+        done, _ = await asyncio.wait(watched, timeout=self._auth_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            error = reader.exception() if reader in done else None
+            if error is not None:
+                raise error
+            raise TimeoutError(f"no auth reply on {self.endpoint} within {self._auth_timeout} s")
+        result = waiter.result()
+        if not result.success:
+            raise AuthenticationError(self.endpoint, result.message, result.ret_code)
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._ping_interval)
+            self._pong_waiter = loop.create_future()
+            await ws.send(requests.ping(requests.next_req_id("ping")))
+            try:
+                await asyncio.wait_for(self._pong_waiter, self._pong_timeout)
+            except TimeoutError:
+                raise ConnectionError(
+                    f"no pong from {self.url} within {self._pong_timeout} s: replacing the connection"
+                ) from None
+
+    async def _read(self, ws: ClientConnection) -> None:
+        stats = self.stats
+        async for raw in ws:
+            stats.messages += 1
+            stats.last_message_at = time.monotonic()
+            event = decode(raw)
+            self._dispatch(event)
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, Pong):
+            if self._pong_waiter is not None and not self._pong_waiter.done():
+                self._pong_waiter.set_result(None)
+            return
+        if isinstance(event, AuthResult):
+            if self._auth_waiter is not None and not self._auth_waiter.done():
+                self._auth_waiter.set_result(event)
+                return
+        elif isinstance(event, SubscribeAck):
+            self._on_ack(event)
+            return
+        elif isinstance(event, SubscribeFailure):
+            self._on_failure(event)
+            return
+        elif isinstance(event, (Malformed, Unknown)):
+            self.stats.malformed += 1
+            log.warning("%s: %s frame ignored: %.200s", self.endpoint, type(event).__name__, event.raw)
+        self._on_event(event)
+
+    def _on_ack(self, ack: SubscribeAck) -> None:
+        if ack.op != "subscribe":
+            return
+        batch = self._pending.pop(ack.req_id or "", None)
+        if ack.success_topics or ack.fail_topics:  # option COMMAND_RESP: per-topic lists
+            self._confirmed.update(t for t in ack.success_topics if t in self._desired)
+            for t in ack.fail_topics:
+                if t in self._desired:
+                    self._reject(t, f"subscription failed (failTopics) for {t}")
+            return
+        if batch is None and self._pending and ack.req_id is None:
+            batch = self._pending.pop(next(iter(self._pending)))  # acks without req_id: oldest first
+        if batch:
+            self._confirmed.update(t for t in batch if t in self._desired)
+
+    def _on_failure(self, failure: SubscribeFailure) -> None:
+        if failure.already_subscribed:
+            if failure.topic and failure.topic in self._desired:
+                self._confirmed.add(failure.topic)
+            return
+        if failure.op != "subscribe":
+            log.warning("%s: %s failed: %s", self.endpoint, failure.op, failure.message)
+            return
+        batch = self._pending.pop(failure.req_id or "", None)
+        if batch is None and failure.req_id is None and self._pending:
+            candidates = [rid for rid, b in self._pending.items() if failure.topic in b] or list(self._pending)
+            batch = self._pending.pop(candidates[0])
+        bad = failure.topic
+        if bad is not None and bad in self._desired:
+            self._reject(bad, failure.message)
+            # one bad topic may sink the whole request: send the others again
+            rest = [t for t in (batch or []) if t != bad and t in self._desired and t not in self._confirmed]
+            if rest:
+                self._send_subscribe(rest)
+        else:
+            for t in batch or []:
+                if t in self._desired:
+                    self._reject(t, failure.message)
+
+    def _fail_waiters(self) -> None:
+        for waiter in (self._auth_waiter, self._pong_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.cancel()
+
