@@ -103,6 +103,7 @@ class Bybit:
         self._sim_lock: asyncio.Lock | None = None
         self._connections: dict[T.Endpoint, Connection] = {}
         self._topics: dict[tuple[T.Endpoint, str], _Topic] = {}
+        self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._health = Fanout[Health]("health", self._start_health, self._stop_health,
                                       on_subscribe=self._send_health_now)
         self._health_task: asyncio.Task[None] | None = None
@@ -189,6 +190,17 @@ class Bybit:
             self._require_credentials(name)
         parsed = T.parse(name, category)
         return self._view(category, parsed.name, "raw")
+
+    def frames(self, endpoint: T.Endpoint = "linear") -> Observable[str | bytes]:
+        """Every raw frame received on ``endpoint``'s socket, before decoding (for recording).
+
+        This taps the socket; it does not subscribe anything by itself.
+        """
+        fan = self._frame_taps.get(endpoint)
+        if fan is None:
+            fan = self._frame_taps[endpoint] = Fanout(f"frames[{endpoint}]", lambda: None, lambda: None)
+            self._connection(endpoint).on_frame = fan.emit
+        return fan.observable
 
     # ------------------------------------------------------------------ private streams
 

@@ -89,6 +89,7 @@ class Connection:
         on_topic_error: Callable[[str, Exception], None] | None = None,
         on_state: Callable[[Connection], None] | None = None,
         on_disconnect: Callable[[Connection], None] | None = None,
+        on_frame: Callable[[str | bytes], None] | None = None,
         credentials: Credentials | None = None,
         backoff: BackoffPolicy | None = None,
         ping_interval: float = 20.0,
@@ -104,6 +105,8 @@ class Connection:
         self._on_topic_error = on_topic_error or (lambda topic, exc: None)
         self._on_state = on_state or (lambda conn: None)
         self._on_disconnect = on_disconnect or (lambda conn: None)
+        self.on_frame = on_frame
+        """Optional tap on every raw frame received (for recording), called before decoding."""
         self._credentials = credentials
         self._backoff = backoff or exponential_backoff()
         self._ping_interval = ping_interval
@@ -365,6 +368,8 @@ class Connection:
         async for raw in ws:
             stats.messages += 1
             stats.last_message_at = time.monotonic()
+            if self.on_frame is not None:
+                self.on_frame(raw)
             event = decode(raw)
             self._dispatch(event)
 
