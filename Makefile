@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rxbybit demo
+	$(BIN)/rxbybit demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
