@@ -20,7 +20,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rxbybit demo $(ARGS)
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium with Playwright (no browser downloads).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "warning: cannot install chromium; the browser tests will fail" >&2; fi
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check rxbybit tests bench
 	$(BIN)/mypy
