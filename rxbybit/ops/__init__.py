@@ -1,0 +1,22 @@
+"""Domain operators for Bybit streams: use them in ``pipe`` like reactivex's own.
+
+::
+
+    from rxbybit import ops
+    tape = trades.pipe(ops.to_frame(max_rows=5_000))           # a LiveFrame
+    bars = trades.pipe(ops.to_ohlc("1min"), ops.to_frame())     # candles built from the tape
+    mids = book.pipe(ops.mid())                                 # Point(ts, value, symbol)
+    top = book.pipe(ops.to_book(levels=10))                     # a BookFrame
+
+Generic operators stay in ``reactivex.operators``. ``to_frame``/``to_book`` end a pipe in a live
+frame; they are implemented in :mod:`rxbybit.frames` and re-exported here so every stream verb is
+in one place.
+"""
+
+from ..frames._operators import to_book, to_frame
+from ._book import imbalance, mid, spread
+from ._ohlc import to_ohlc
+from ._point import Point
+from ._stats import rolling, vwap
+
+__all__ = ["Point", "imbalance", "mid", "rolling", "spread", "to_book", "to_frame", "to_ohlc", "vwap"]
