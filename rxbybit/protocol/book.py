@@ -15,7 +15,6 @@ next change (copy-on-write), so a view costs nothing to take and never changes a
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -41,7 +40,7 @@ class Applied(StrEnum):
     GAP = "gap"
     """A ``u`` jump: the book is now out of sync and waits for a snapshot."""
     CROSSED = "crossed"
-    """After the delta the best bid reached the best ask: the book waits for a snapshot."""
+    """After the update (delta or snapshot) the best bid reached the best ask: the book waits for a snapshot."""
     REFUSED = "refused"
     """A delta while out of sync (or before the first snapshot): ignored."""
 
@@ -171,31 +170,60 @@ class OrderBook(_BookReader):
         """Apply one update and say what happened (see :class:`Applied`)."""
         if update.snapshot:
             self._reset(update)
+            if not self.synced:
+                return _CROSSED
             if update.u == 1:
                 self.restarts += 1
-                return Applied.RESTART
-            return Applied.SNAPSHOT
+                return _RESTART
+            return _SNAPSHOT
         if not self.synced:
-            return Applied.REFUSED
+            return _REFUSED
         u = update.u
-        if u <= self.u:
-            return Applied.STALE
         if u != self.u + 1:
+            if u <= self.u:
+                return _STALE
             self.synced = False
-            return Applied.GAP
+            return _GAP
         if self._shared:
             self._unshare()
         depth = self.depth
-        _apply_side(self._bid, self._bid_px, update.bids, -1.0, depth)
-        _apply_side(self._ask, self._ask_px, update.asks, 1.0, depth)
+        # bids: keys are negated prices so the best bid sorts first
+        sizes = self._bid
+        keys = self._bid_px
+        for p, s in update.bids:
+            if s:
+                if p not in sizes:
+                    insort(keys, -p)
+                sizes[p] = s
+            elif p in sizes:
+                del sizes[p]
+                del keys[bisect_left(keys, -p)]
+        if depth and len(keys) > depth:
+            for k in keys[depth:]:
+                del sizes[-k]
+            del keys[depth:]
+        sizes = self._ask
+        keys = self._ask_px
+        for p, s in update.asks:
+            if s:
+                if p not in sizes:
+                    insort(keys, p)
+                sizes[p] = s
+            elif p in sizes:
+                del sizes[p]
+                del keys[bisect_left(keys, p)]
+        if depth and len(keys) > depth:
+            for k in keys[depth:]:
+                del sizes[k]
+            del keys[depth:]
         self.u = u
         self.seq = update.seq
         self.ts = update.ts
         self.cts = update.cts
-        if self._bid_px and self._ask_px and -self._bid_px[0] >= self._ask_px[0]:
+        if self._bid_px and keys and -self._bid_px[0] >= keys[0]:
             self.synced = False
-            return Applied.CROSSED
-        return Applied.DELTA
+            return _CROSSED
+        return _DELTA
 
     def view(self) -> BookView:
         """An immutable view of the book as it is now (O(1); later updates copy first)."""
@@ -256,18 +284,11 @@ class OrderBook(_BookReader):
         )
 
 
-def _apply_side(
-    sizes: dict[float, float], keys: list[float], levels: Iterable[Level], sign: float, depth: int
-) -> None:
-    for p, s in levels:
-        if s == 0.0:
-            if p in sizes:
-                del sizes[p]
-                del keys[bisect_left(keys, sign * p)]
-        else:
-            if p not in sizes:
-                insort(keys, sign * p)
-            sizes[p] = s
-    if depth:
-        while len(keys) > depth:
-            del sizes[sign * keys.pop()]
+
+_SNAPSHOT = Applied.SNAPSHOT
+_RESTART = Applied.RESTART
+_DELTA = Applied.DELTA
+_STALE = Applied.STALE
+_GAP = Applied.GAP
+_CROSSED = Applied.CROSSED
+_REFUSED = Applied.REFUSED

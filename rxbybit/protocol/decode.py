@@ -39,34 +39,141 @@ _V3_PRIVATE = frozenset(("outboundAccountInfo", "stopOrder", "ticketInfo"))
 
 def decode(frame: str | bytes | bytearray | memoryview) -> Event:
     """Decode one websocket frame into an event. Never raises."""
+    if type(frame) is str and frame.startswith('{"topic":"orderbook.'):
+        event = _fast_orderbook(frame)
+        if event is not None:
+            return event
     try:
         msg = loads(frame)
     except (JSONDecodeError, TypeError) as exc:
         return Malformed(_text(frame), f"not JSON: {exc}")
-    if not isinstance(msg, dict):
+    if type(msg) is not dict:
         return Unknown(_text(frame), "not a JSON object")
     topic = msg.get("topic")
     try:
         if topic is not None:
-            if not isinstance(topic, str):
-                return Malformed(_text(frame), "topic is not a string")
-            handler = _TOPIC_HANDLERS.get(topic.split(".", 1)[0])
+            handler = _handler_cache.get(topic)
             if handler is None:
-                return Unknown(_text(frame), f"unknown topic {topic!r}")
+                if not isinstance(topic, str):
+                    return Malformed(_text(frame), f"topic is not a string: {topic!r}")
+                handler = _TOPIC_HANDLERS.get(topic.split(".", 1)[0])
+                if handler is None:
+                    return Unknown(_text(frame), f"unknown topic {topic!r}")
+                if len(_handler_cache) >= _CACHE_MAX:
+                    _handler_cache.clear()
+                _handler_cache[topic] = handler
             return handler(topic, msg)
         return _decode_control(msg, frame)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # a known shape with broken fields: keep the text, say what broke
         return Malformed(_text(frame), f"{type(exc).__name__}: {exc}", topic if isinstance(topic, str) else None)
 
 
-def _text(frame: str | bytes | bytearray | memoryview) -> str:
+_CACHE_MAX = 4096
+_handler_cache: dict[object, Callable[[str, dict[str, Any]], Event]] = {}
+"""Topic string -> handler, so the hot path skips splitting the topic on every frame."""
+
+
+def _text(frame: object) -> str:
     if isinstance(frame, str):
         return frame
-    return bytes(frame).decode("utf-8", "replace")
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        return bytes(frame).decode("utf-8", "replace")
+    return repr(frame)
 
 
 def _levels(rows: list[list[str]]) -> list[Level]:
-    return [(float(p), float(s)) for p, s, *_ in rows]
+    """``[[price, size, ...], ...]`` as float pairs (RPI rows carry a third column, ignored)."""
+    try:
+        return [(float(p), float(s)) for p, s in rows]
+    except ValueError:  # three-column RPI rows, or a bad number (raised again below, with context)
+        pass
+    out = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) < 2:
+            raise ValueError(f"order book level {row!r} is not [price, size]")
+        try:
+            out.append((float(row[0]), float(row[1])))
+        except (TypeError, ValueError):
+            raise ValueError(f"order book level {row!r} has a non-numeric price or size") from None
+    return out
+
+
+def _fast_orderbook(frame: str) -> Event | None:
+    """The hot path for order book frames: let orjson parse the level numbers.
+
+    The quoted numbers of the ``b`` and ``a`` arrays are rewritten as JSON floats
+    (``"65000.1"`` -> ``65000.1e0``) so the C parser converts them; the result is checked to
+    have exactly the rows and columns of the original text. Anything unusual (another key
+    order, three-column RPI rows, numbers Bybit never sends) returns None and takes the
+    general path, which gives the same event or says what was wrong.
+    """
+    i = frame.find('"b":[', 20)
+    j = frame.find('"a":[', 20)
+    if i < 0 or j < 0:
+        return None
+    if i > j:
+        i, j = j, i
+    i += 4
+    j += 4
+    e1 = _array_end(frame, i)
+    e2 = _array_end(frame, j)
+    if e1 < 0 or e2 < 0 or e1 > j:
+        return None
+    seg1 = frame[i:e1]
+    seg2 = frame[j:e2]
+    rows1 = seg1.count('["')
+    rows2 = seg2.count('["')
+    if seg1.count('","') != rows1 or seg2.count('","') != rows2:
+        return None
+    num1 = seg1.replace('","', "e0,").replace('"]', "e0]").replace('["', "[")
+    num2 = seg2.replace('","', "e0,").replace('"]', "e0]").replace('["', "[")
+    if num1.count(",") != 2 * rows1 - 1 + (rows1 == 0) or num2.count(",") != 2 * rows2 - 1 + (rows2 == 0):
+        return None
+    try:
+        msg = loads(frame[:i] + num1 + frame[e1:j] + num2 + frame[e2:])
+        data = msg["data"]
+        b = data["b"]
+        a = data["a"]
+        if len(b) + len(a) != rows1 + rows2:
+            return None
+        u = data["u"]
+        ts = msg["ts"]
+        seq = data.get("seq", 0)
+        cts = msg.get("cts", 0)
+        kind = msg["type"]
+        depth = _depths.get(msg["topic"])
+        symbol = data["s"]
+    except (JSONDecodeError, KeyError, TypeError):
+        return None
+    if (
+        depth is None
+        or type(u) is not int
+        or type(ts) is not int
+        or type(seq) is not int
+        or type(cts) is not int
+        or type(symbol) is not str
+        or (kind != "delta" and kind != "snapshot")
+    ):
+        return None
+    return BookUpdate(
+        msg["topic"], symbol, depth, kind == "snapshot", ts, u, seq, list(map(tuple, b)), list(map(tuple, a)), cts
+    )
+
+
+def _array_end(frame: str, start: int) -> int:
+    """Index just past the level array that opens at ``start`` (-1 if it does not close)."""
+    if frame.startswith("[]", start):
+        return start + 2
+    end = frame.find("]]", start)
+    return end if end < 0 else end + 2
+
+
+def _int(value: Any, name: str) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise ValueError(f"{name} must be an integer, got {value!r}")
 
 
 # --------------------------------------------------------------------------- market topics
@@ -74,24 +181,43 @@ def _levels(rows: list[list[str]]) -> list[Level]:
 
 def _orderbook(topic: str, msg: dict[str, Any]) -> Event:
     data = msg["data"]
-    if "u" not in data:  # spot v3 orderbook.40: snapshot only, no update id
-        ts = int(data.get("t") or msg.get("ts") or 0)
-        return BookUpdate(
-            topic, data["s"], 40, True, ts, 0, 0, _levels(data["b"]), _levels(data["a"]), ts
-        )
-    depth_text = topic.split(".", 2)[1]
+    u = data.get("u")
+    if u is None:
+        if topic.startswith("orderbook.40."):  # spot v3: snapshot only, no update id
+            ts = _int(data.get("t") or msg.get("ts") or 0, "t")
+            return BookUpdate(topic, data["s"], 40, True, ts, 0, 0, _levels(data["b"]), _levels(data["a"]), ts)
+        raise KeyError("u")
+    depth = _depths.get(topic)
+    if depth is None:
+        depth_text = topic.split(".", 2)[1]
+        depth = _depths[topic] = int(depth_text) if depth_text.isdigit() else 0
+        if len(_depths) >= _CACHE_MAX:
+            _depths.clear()
+    kind = msg["type"]
+    if kind == "delta":
+        snapshot = False
+    elif kind == "snapshot":
+        snapshot = True
+    else:
+        raise ValueError(f"order book type must be 'snapshot' or 'delta', got {kind!r}")
+    ts = msg["ts"]
+    seq = data.get("seq", 0)
+    cts = msg.get("cts", 0)
     return BookUpdate(
         topic,
         data["s"],
-        int(depth_text) if depth_text.isdigit() else 0,
-        msg["type"] == "snapshot",
-        msg["ts"],
-        data["u"],
-        data.get("seq", 0),
-        [(float(p), float(s)) for p, s, *_ in data["b"]],
-        [(float(p), float(s)) for p, s, *_ in data["a"]],
-        msg.get("cts", 0),
+        depth,
+        snapshot,
+        ts if type(ts) is int else _int(ts, "ts"),
+        u if type(u) is int else _int(u, "u"),
+        seq if type(seq) is int else _int(seq, "seq"),
+        _levels(data["b"]),
+        _levels(data["a"]),
+        cts if type(cts) is int else _int(cts, "cts"),
     )
+
+
+_depths: dict[str, int] = {}
 
 
 def _public_trade(topic: str, msg: dict[str, Any]) -> Event:
