@@ -116,7 +116,6 @@ class LiveBase:
             w, lambda: setattr(w, "value", self._repr_html_()), max_fps=self.render_fps,
             scheduler=self._render_scheduler, name=f"{type(self).__name__}({self.name})",
         )
-        w.binding = binding
         binding.own(self.add_listener(binding.changed))
         self._widget = w
         return w

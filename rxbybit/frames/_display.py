@@ -52,6 +52,8 @@ class LiveBinding:
         self._on_close: list[Callable[[], None]] = []
         self.closed = False
         self._shown = False
+        if hasattr(type(widget), "binding"):  # widgets whose close() closes their binding
+            widget.binding = self
         widget._view_count = 0  # ask the frontend to report how many views exist
         widget.observe(self._views_changed, names="_view_count")
 

@@ -1,0 +1,163 @@
+"""The global render scheduler: sample semantics, per-view and global caps, virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from frames_helpers import trade
+from reactivex.testing import TestScheduler
+
+from rxbybit.frames import LiveBinding, LiveFrame, LiveHTML, RenderScheduler, set_cell_provider
+from rxbybit.frames.render import RenderJob
+
+
+class View:
+    """A fake view: state is ingested instantly, render records what it saw."""
+
+    def __init__(self, sched: RenderScheduler, fps: float) -> None:
+        self.state = 0
+        self.seen: list[tuple[float, int]] = []
+        self.sched = sched
+        self.job: RenderJob = sched.register(self.render, max_fps=fps)
+
+    def ingest(self, v: int) -> None:
+        self.state = v
+        self.job.mark_dirty()
+
+    def render(self) -> None:
+        self.seen.append((self.sched._now(), self.state))
+
+
+def test_a_burst_renders_its_last_value_at_the_per_view_rate() -> None:
+    ts = TestScheduler()
+    sched = RenderScheduler(100, scheduler=ts)
+    v = View(sched, fps=4)
+    for i in range(1000):  # 1000 messages over 2 virtual seconds
+        ts.schedule_absolute(i * 0.002, lambda *_a, i=i: v.ingest(i))
+    ts.start()
+    values = [s for _, s in v.seen]
+    assert values[-1] == 999  # the newest state always ends up on screen
+    times = [t for t, _ in v.seen]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.25 - 1e-6  # never faster than 4 fps
+    assert 6 <= len(v.seen) <= 10  # about 2 s x 4 fps, not 1000
+
+
+def test_the_global_cap_holds_across_many_views() -> None:
+    ts = TestScheduler()
+    sched = RenderScheduler(20, scheduler=ts)
+    views = [View(sched, fps=10) for _ in range(10)]  # 100 renders/s wanted, 20 allowed
+    for i in range(2000):
+        ts.schedule_absolute(i * 0.001, lambda *_a, i=i: [v.ingest(i) for v in views])
+    ts.start()
+    total = sum(len(v.seen) for v in views)
+    assert total <= 20 * 2 + sched.burst + 10  # 2 s at the cap plus the burst and one final round
+    assert all(v.seen and v.seen[-1][1] == 1999 for v in views)  # every view got its newest state
+
+
+def test_without_a_loop_nothing_renders_until_flush() -> None:
+    sched = RenderScheduler(30)
+    v = View(sched, fps=4)
+    v.ingest(1)
+    v.ingest(2)
+    assert v.seen == []
+    assert sched.flush() == 1
+    assert [s for _, s in v.seen] == [2]
+    assert sched.flush() == 0  # nothing dirty
+
+
+def test_tick_respects_the_per_view_interval_and_disposed_jobs_stop() -> None:
+    sched = RenderScheduler(30)
+    v = View(sched, fps=1)
+    v.ingest(1)
+    assert sched.tick() == 1
+    v.ingest(2)
+    assert sched.tick() == 0  # less than a second later
+    v.job.dispose()
+    v.ingest(3)
+    assert sched.flush() == 0 and sched.jobs == 0
+    with pytest.raises(ValueError):
+        sched.register(lambda: None, max_fps=0)
+
+
+def test_a_failing_render_does_not_stop_other_views() -> None:
+    sched = RenderScheduler(30)
+
+    def broken() -> None:
+        raise RuntimeError("bad view")
+
+    sched.register(broken).mark_dirty()
+    good = View(sched, fps=4)
+    good.ingest(5)
+    assert sched.flush() == 2
+    assert good.seen[-1][1] == 5
+
+
+async def test_on_a_running_loop_the_timer_renders_by_itself() -> None:
+    sched = RenderScheduler(100)
+    v = View(sched, fps=50)
+    v.ingest(7)
+    for _ in range(100):  # bounded wait on loop turns; the timer is a few ms
+        if v.seen:
+            break
+        await asyncio.sleep(0.01)
+    assert [s for _, s in v.seen] == [7]
+
+
+def test_live_binding_pauses_without_views_and_close_disposes_everything() -> None:
+    sched = RenderScheduler(30)
+    w = LiveHTML(value="")
+    renders: list[int] = []
+    b = LiveBinding(w, lambda: renders.append(1), scheduler=sched)
+    disposed: list[bool] = []
+
+    class D:
+        def dispose(self) -> None:
+            disposed.append(True)
+
+    b.own(D())
+    w._view_count = 1  # the frontend shows it
+    b.changed()
+    assert sched.flush() == 1
+    w._view_count = 0  # output cleared: stop refreshing
+    assert b.paused
+    b.changed()
+    assert sched.flush() == 0
+    w._view_count = 2  # shown again: resumes with a fresh render
+    assert sched.flush() == 1
+    w.close()
+    assert b.closed and disposed == [True] and sched.jobs == 0
+
+
+def test_liveframe_widget_refreshes_through_the_scheduler(renderer: RenderScheduler) -> None:
+    f = LiveFrame(10, simulated=True, scheduler=renderer)
+    f.append(trade(0, 1.0))
+    w = f.widget()
+    assert "SIMULATED" in w.value
+    f.append(trade(1, 123.25))
+    assert "123.25" not in w.value  # not until the scheduler renders
+    renderer.flush()
+    assert "123.25" in w.value
+    bundle = f._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle
+    f.close()
+    assert renderer.jobs == 0
+
+
+def test_rerunning_a_cell_closes_what_its_previous_run_made() -> None:
+    from reactivex.subject import Subject
+
+    from rxbybit import ops
+
+    cell = ["c1", 1]
+    set_cell_provider(lambda: (str(cell[0]), int(cell[1])))
+    s: Subject[object] = Subject()
+    first = s.pipe(ops.to_frame())
+    same_run = s.pipe(ops.to_frame())
+    assert len(s.observers) == 2
+    cell[1] = 2  # the same cell runs again
+    second = s.pipe(ops.to_frame())
+    assert first.closed and same_run.closed and not second.closed
+    assert len(s.observers) == 1
