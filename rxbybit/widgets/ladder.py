@@ -1,0 +1,137 @@
+"""OrderBookLadder: asks above, bids below, cumulative depth bars and the spread in between."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets
+import reactivex as rx
+import traitlets
+
+from ..frames import BookFrame, RenderScheduler
+from ..frames._display import badge, esc
+from ..protocol import BookView
+from ._base import LiveWidget
+
+_BID = "rgba(22,163,74,0.25)"
+_ASK = "rgba(220,38,38,0.25)"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.8g}"
+
+
+def _row(price: float, size: float, cum: float, max_cum: float, color: str, side: str) -> str:
+    pct = 100.0 * cum / max_cum if max_cum > 0 else 0.0
+    bar = f"background:linear-gradient(to left,{color} {pct:.1f}%,transparent {pct:.1f}%)"
+    return (
+        f'<tr class="rxbybit-{side}" style="{bar}"><td style="text-align:right">{_fmt(size)}</td>'
+        f'<td style="text-align:right;font-weight:bold">{_fmt(price)}</td>'
+        f'<td style="text-align:right;opacity:0.7">{_fmt(cum)}</td></tr>'
+    )
+
+
+def ladder_html(view: BookView | None, levels: int) -> str:
+    """The ladder table for one book view (asks high to low, spread row, bids high to low)."""
+    if view is None:
+        return "<i>waiting for the book</i>"
+    bids = view.bids(levels)
+    asks = view.asks(levels)
+    cum_b: list[float] = []
+    total = 0.0
+    for _, s in bids:
+        total += s
+        cum_b.append(total)
+    cum_a: list[float] = []
+    total = 0.0
+    for _, s in asks:
+        total += s
+        cum_a.append(total)
+    max_cum = max(cum_b[-1] if cum_b else 0.0, cum_a[-1] if cum_a else 0.0)
+    rows = [_row(p, s, c, max_cum, _ASK, "ask") for (p, s), c in reversed(list(zip(asks, cum_a, strict=True)))]
+    spread = view.spread
+    mid = view.mid
+    rows.append(
+        '<tr class="rxbybit-spread"><td colspan="3" style="text-align:center;font-size:11px">'
+        f"spread {_fmt(spread) if spread is not None else '-'} &middot; mid {_fmt(mid) if mid is not None else '-'}"
+        "</td></tr>"
+    )
+    rows.extend(_row(p, s, c, max_cum, _BID, "bid") for (p, s), c in zip(bids, cum_b, strict=True))
+    return (
+        '<table style="font-family:monospace;font-size:12px;border-collapse:collapse;min-width:280px">'
+        "<tr><th>size</th><th>price</th><th>total</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+class OrderBookLadder(LiveWidget):
+    """A live price ladder of the top ``levels`` per side of an order book stream.
+
+    Example::
+
+        rb.widgets.OrderBookLadder(bybit.orderbook("BTCUSDT", depth=50), levels=15)
+
+    Every book update is taken (only the newest view is kept); the ladder re-renders at
+    ``render_fps`` at most. ``best_bid``, ``best_ask``, ``spread`` and ``u`` hold what is shown.
+    """
+
+    best_bid = traitlets.Float(None, allow_none=True, help="best bid price shown")
+    best_ask = traitlets.Float(None, allow_none=True, help="best ask price shown")
+    spread = traitlets.Float(None, allow_none=True, help="spread shown")
+    u = traitlets.Int(0, help="update id of the book shown")
+
+    def __init__(
+        self,
+        book: BookFrame | rx.Observable[Any],
+        *,
+        levels: int = 15,
+        simulated: bool | None = None,
+        title: str = "",
+        render_fps: float = 4.0,
+        scheduler: RenderScheduler | None = None,
+    ) -> None:
+        if levels < 1:
+            raise ValueError(f"levels must be at least 1, got {levels}")
+        self.header = ipywidgets.HTML()
+        self.table = ipywidgets.HTML()
+        super().__init__([self.header, self.table], render_fps=render_fps, scheduler=scheduler)
+        self.levels = levels
+        self.title = title
+        self.view: BookView | None = None
+        self.updates = 0
+        if isinstance(book, BookFrame):
+            self.simulated = book.simulated if simulated is None else simulated
+            self.view = book.view
+            self._own(book.add_listener(self._from_frame(book)))
+        else:
+            self.simulated = bool(getattr(book, "simulated", False)) if simulated is None else simulated
+            self._follow(book, self._take)
+        self._render()
+
+    def _from_frame(self, frame: BookFrame) -> Any:
+        def changed() -> None:
+            self.view = frame.view
+            self.updates += 1
+            self._binding.changed()
+
+        return changed
+
+    def _take(self, item: Any) -> None:
+        if not isinstance(item, BookView):
+            take = getattr(item, "view", None)
+            if not callable(take):
+                raise TypeError(f"OrderBookLadder takes order book views, got a {type(item).__name__}")
+            item = take()
+        self.view = item
+        self.updates += 1
+
+    def _render(self) -> None:
+        v = self.view
+        name = self.title or (v.symbol if v else "")
+        self.header.value = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(name)}</b></div>'
+        self.table.value = ladder_html(v, self.levels)
+        bb = v.best_bid if v else None
+        ba = v.best_ask if v else None
+        self.best_bid = bb[0] if bb else None
+        self.best_ask = ba[0] if ba else None
+        self.spread = v.spread if v else None
+        self.u = v.u if v else 0

@@ -1,0 +1,62 @@
+"""LiveTable: the newest rows of a stream as a refreshing HTML table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets
+import reactivex as rx
+import traitlets
+
+from ..frames import LiveFrame, RenderScheduler, to_frame
+from ..frames._display import badge, esc
+from ._base import LiveWidget
+
+
+class LiveTable(LiveWidget):
+    """Show the newest ``rows`` of a :class:`~rxbybit.frames.LiveFrame` (or of any row stream).
+
+    Example::
+
+        rb.widgets.LiveTable(trades, rows=20)                 # makes and owns a LiveFrame
+        rb.widgets.LiveTable(tape)                            # shows an existing frame
+    """
+
+    row_count = traitlets.Int(0, help="rows held by the frame at the last render")
+
+    def __init__(
+        self,
+        source: LiveFrame | rx.Observable[Any],
+        *,
+        rows: int = 15,
+        max_rows: int = 10_000,
+        title: str = "",
+        simulated: bool | None = None,
+        render_fps: float = 4.0,
+        scheduler: RenderScheduler | None = None,
+    ) -> None:
+        self.header = ipywidgets.HTML()
+        self.table = ipywidgets.HTML()
+        super().__init__([self.header, self.table], render_fps=render_fps, scheduler=scheduler)
+        self.rows = rows
+        self.title = title
+        if isinstance(source, LiveFrame):
+            self.frame = source
+            if simulated is not None:
+                self.frame.simulated = simulated
+        else:
+            self.frame = to_frame(max_rows, simulated=simulated, name=title)(source)
+            self._binding.on_close(self.frame.close)
+        self._own(self.frame.add_listener(self._binding.changed))
+        self._render()
+
+    def _render(self) -> None:
+        f = self.frame
+        n = len(f)
+        problem = " (stream failed)" if f.error else ""
+        self.header.value = (
+            f'<div style="font-size:12px">{badge(f.simulated)} <b>{esc(self.title or f.name)}</b> '
+            f"{n} rows{esc(problem)}</div>"
+        )
+        self.table.value = f.tail(self.rows).iloc[::-1].to_html(border=0) if n else "<i>waiting for data</i>"
+        self.row_count = n
