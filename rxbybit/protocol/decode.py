@@ -32,6 +32,7 @@ from .events import (
     TradeResponse,
     Trades,
     Unknown,
+    new_book_update,
 )
 
 _V3_PRIVATE = frozenset(("outboundAccountInfo", "stopOrder", "ticketInfo"))
@@ -39,10 +40,6 @@ _V3_PRIVATE = frozenset(("outboundAccountInfo", "stopOrder", "ticketInfo"))
 
 def decode(frame: str | bytes | bytearray | memoryview) -> Event:
     """Decode one websocket frame into an event. Never raises."""
-    if type(frame) is str and frame.startswith('{"topic":"orderbook.'):
-        event = _fast_orderbook(frame)
-        if event is not None:
-            return event
     try:
         msg = loads(frame)
     except (JSONDecodeError, TypeError) as exc:
@@ -98,76 +95,6 @@ def _levels(rows: list[list[str]]) -> list[Level]:
     return out
 
 
-def _fast_orderbook(frame: str) -> Event | None:
-    """The hot path for order book frames: let orjson parse the level numbers.
-
-    The quoted numbers of the ``b`` and ``a`` arrays are rewritten as JSON floats
-    (``"65000.1"`` -> ``65000.1e0``) so the C parser converts them; the result is checked to
-    have exactly the rows and columns of the original text. Anything unusual (another key
-    order, three-column RPI rows, numbers Bybit never sends) returns None and takes the
-    general path, which gives the same event or says what was wrong.
-    """
-    i = frame.find('"b":[', 20)
-    j = frame.find('"a":[', 20)
-    if i < 0 or j < 0:
-        return None
-    if i > j:
-        i, j = j, i
-    i += 4
-    j += 4
-    e1 = _array_end(frame, i)
-    e2 = _array_end(frame, j)
-    if e1 < 0 or e2 < 0 or e1 > j:
-        return None
-    seg1 = frame[i:e1]
-    seg2 = frame[j:e2]
-    rows1 = seg1.count('["')
-    rows2 = seg2.count('["')
-    if seg1.count('","') != rows1 or seg2.count('","') != rows2:
-        return None
-    num1 = seg1.replace('","', "e0,").replace('"]', "e0]").replace('["', "[")
-    num2 = seg2.replace('","', "e0,").replace('"]', "e0]").replace('["', "[")
-    if num1.count(",") != 2 * rows1 - 1 + (rows1 == 0) or num2.count(",") != 2 * rows2 - 1 + (rows2 == 0):
-        return None
-    try:
-        msg = loads(frame[:i] + num1 + frame[e1:j] + num2 + frame[e2:])
-        data = msg["data"]
-        b = data["b"]
-        a = data["a"]
-        if len(b) + len(a) != rows1 + rows2:
-            return None
-        u = data["u"]
-        ts = msg["ts"]
-        seq = data.get("seq", 0)
-        cts = msg.get("cts", 0)
-        kind = msg["type"]
-        depth = _depths.get(msg["topic"])
-        symbol = data["s"]
-    except (JSONDecodeError, KeyError, TypeError):
-        return None
-    if (
-        depth is None
-        or type(u) is not int
-        or type(ts) is not int
-        or type(seq) is not int
-        or type(cts) is not int
-        or type(symbol) is not str
-        or (kind != "delta" and kind != "snapshot")
-    ):
-        return None
-    return BookUpdate(
-        msg["topic"], symbol, depth, kind == "snapshot", ts, u, seq, list(map(tuple, b)), list(map(tuple, a)), cts
-    )
-
-
-def _array_end(frame: str, start: int) -> int:
-    """Index just past the level array that opens at ``start`` (-1 if it does not close)."""
-    if frame.startswith("[]", start):
-        return start + 2
-    end = frame.find("]]", start)
-    return end if end < 0 else end + 2
-
-
 def _int(value: Any, name: str) -> int:
     if type(value) is int:
         return value
@@ -203,7 +130,7 @@ def _orderbook(topic: str, msg: dict[str, Any]) -> Event:
     ts = msg["ts"]
     seq = data.get("seq", 0)
     cts = msg.get("cts", 0)
-    return BookUpdate(
+    return new_book_update(
         topic,
         data["s"],
         depth,
