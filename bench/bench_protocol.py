@@ -24,7 +24,7 @@ import gc
 import random
 import sys
 import time
-from bisect import bisect_left, insort
+from bisect import insort
 from collections.abc import Callable, Sequence
 from typing import Any
 

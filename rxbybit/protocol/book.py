@@ -132,11 +132,23 @@ class BookView(_BookReader):
 
     __slots__ = ()
 
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"BookView is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"BookView is immutable: cannot delete {name!r}")
+
     def __repr__(self) -> str:
         return (
             f"BookView({self.symbol} u={self.u} bid={self.best_bid} ask={self.best_ask} "
             f"levels={len(self._bid_px)}/{len(self._ask_px)})"
         )
+
+
+class _ViewDraft(_BookReader):
+    """Same layout as :class:`BookView` but writable: a view is filled here, then frozen."""
+
+    __slots__ = ()
 
 
 class OrderBook(_BookReader):
@@ -227,7 +239,7 @@ class OrderBook(_BookReader):
 
     def view(self) -> BookView:
         """An immutable view of the book as it is now (O(1); later updates copy first)."""
-        v = BookView.__new__(BookView)
+        v = _ViewDraft()
         v.symbol = self.symbol
         v.depth = self.depth
         v.u = self.u
@@ -237,8 +249,9 @@ class OrderBook(_BookReader):
         v._ask_px = self._ask_px
         v._bid = self._bid
         v._ask = self._ask
+        v.__class__ = BookView  # type: ignore[assignment]  # from here on, setting an attribute raises
         self._shared = True
-        return v
+        return v  # type: ignore[return-value]
 
     def clear(self) -> None:
         """Forget all levels and wait for a snapshot."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from pathlib import Path
 
 import orjson
 import pytest
@@ -18,8 +19,8 @@ from rxbybit.protocol import (
     SubscribeAck,
     SubscribeFailure,
     TickerUpdate,
-    Trades,
     TradeResponse,
+    Trades,
     decode,
 )
 
@@ -30,7 +31,7 @@ ALL_JSONL = sorted(glob.glob(str(FIXTURES / "**" / "*.jsonl"), recursive=True))
 
 
 def _all_frames() -> list[str]:
-    out = [open(p).read() for p in ALL_JSON]
+    out = [Path(p).read_text() for p in ALL_JSON]
     for p in ALL_JSONL:
         out += lines(os.path.relpath(p, FIXTURES))
     out += cryptofeed_received("cryptofeed/BYBIT.ws.1.0") + cryptofeed_received("cryptofeed/BYBIT.ws.2.0")

@@ -16,8 +16,8 @@ from rxbybit.protocol import (
     SubscribeAck,
     SubscribeFailure,
     TickerUpdate,
-    Trades,
     TradeResponse,
+    Trades,
     Unknown,
     decode,
 )
