@@ -1,0 +1,125 @@
+"""One client connection of the simulator: its socket, subscriptions and send path.
+
+Sends never await: a frame is written straight into the socket's buffer (like
+``websockets.broadcast``), so replies and pushes keep their order. A stalled connection queues
+frames instead (bounded), and a client that stops reading is cut once its buffer passes
+:data:`MAX_BUFFER` bytes, so a slow reader never grows the server's memory without bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+from ..protocol.topics import Endpoint
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+MAX_BUFFER: Final = 32 * 2**20
+"""Bytes a client may leave unread before the simulator drops it."""
+MAX_STALLED_FRAMES: Final = 200_000
+
+
+class Conn:
+    """Server-side state of one websocket connection."""
+
+    def __init__(self, ws: ServerConnection, endpoint: Endpoint, conn_id: str, path: str) -> None:
+        self.ws = ws
+        self.endpoint = endpoint
+        self.path = path
+        self.conn_id = conn_id
+        self.subs: dict[str, Any] = {}
+        """Subscribed topic -> its feed (public) or None (private)."""
+        self.sub_chars = 0
+        self.account: Any = None
+        """The authenticated account (private, trade, spot v3 private)."""
+        self.silent = False
+        self.stalled_until = 0.0
+        self.pending: deque[bytes] = deque()
+        self.last_active = time.monotonic()
+        self.max_idle_s: float | None = None
+        self.req_ids: set[Any] = set()
+        self.req_order: deque[Any] = deque()
+        self.closed = False
+        self.frames_sent = 0
+        protocol = ws.protocol
+        original = protocol.send_frame
+
+        def send_frame(frame: Frame) -> None:
+            if frame.opcode is Opcode.PONG:
+                if self.silent:
+                    return
+                self.last_active = time.monotonic()
+            original(frame)
+
+        protocol.send_frame = send_frame  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        return f"Conn({self.path} {self.conn_id} subs={len(self.subs)})"
+
+    @property
+    def stalled(self) -> bool:
+        """True while a stall fault holds this connection's output."""
+        return self.stalled_until > time.monotonic()
+
+    def send_text(self, text: str) -> None:
+        """Queue one text frame (see the module doc)."""
+        self.send_bytes(text.encode())
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue one UTF-8 encoded text frame."""
+        if self.closed:
+            return
+        if self.pending or self.stalled:
+            self.pending.append(data)
+            if len(self.pending) > MAX_STALLED_FRAMES:
+                self.abort()
+            return
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        ws = self.ws
+        if ws.protocol.state is not State.OPEN:
+            return
+        try:
+            ws.protocol.send_text(data)
+            ws.send_data()
+        except Exception:  # the socket died under us: the handler will clean up
+            self.abort()
+            return
+        self.frames_sent += 1
+        self.last_active = time.monotonic()
+        transport = ws.transport
+        if transport is not None and transport.get_write_buffer_size() > MAX_BUFFER:
+            self.abort()
+
+    def flush(self) -> None:
+        """Send frames held by an expired stall."""
+        if self.stalled:
+            return
+        while self.pending and not self.closed:
+            self._write(self.pending.popleft())
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a close frame (the client sees code 1006)."""
+        self.closed = True
+        self.pending.clear()
+        transport = self.ws.transport
+        if transport is not None:
+            transport.abort()
+
+    def remember_req_id(self, req_id: Any, keep: int = 10_000) -> bool:
+        """Record a trade ``reqId``; False if this connection used it before."""
+        key = (type(req_id).__name__, str(req_id))
+        if key in self.req_ids:
+            return False
+        self.req_ids.add(key)
+        self.req_order.append(key)
+        if len(self.req_order) > keep:
+            self.req_ids.discard(self.req_order.popleft())
+        return True

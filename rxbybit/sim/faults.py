@@ -1,0 +1,133 @@
+"""Fault injection for the simulator, callable from tests and from the ``rxbybit sim`` prompt.
+
+Every fault is bounded: it hits the connections open now (or the next matching request) and
+ends by itself or by a call that turns it off. ``path=None`` means every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Final
+
+from ..protocol.topics import Category
+
+if TYPE_CHECKING:
+    from .conn import Conn
+    from .server import Simulator
+
+MALFORMED_FRAME: Final = '{"topic":"orderbook.50.BTCUSDT","type":"delta","data":{"s":"BTCUSDT","b":[["6'
+"""What :meth:`Faults.send_malformed` sends: a frame cut off in the middle (not valid JSON)."""
+
+
+class Faults:
+    """The fault switches of one :class:`~rxbybit.sim.Simulator` (``sim.faults``)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+        self._silent_paths: set[str | None] = set()
+        self.rejects: dict[str, tuple[str, int]] = {}
+        """topic -> (error message, remaining count) for :meth:`reject_subscribe`."""
+        self.idle_limits: dict[str | None, float] = {}
+
+    def _conns(self, path: str | None) -> list[Conn]:
+        return [c for c in self._sim.connections if path is None or c.path == path]
+
+    async def drop_connections(self, path: str | None = None) -> int:
+        """Abort matching connections without a close frame; returns how many were dropped."""
+        conns = self._conns(path)
+        for c in conns:
+            c.abort()
+        await asyncio.sleep(0)
+        return len(conns)
+
+    def silent(self, path: str | None = None, on: bool = True) -> int:
+        """Stop (``on=True``) or resume answering JSON and protocol pings; returns connections hit.
+
+        New connections on a silent path are silent too, until switched off.
+        """
+        if on:
+            self._silent_paths.add(path)
+        else:
+            self._silent_paths.discard(path)
+            if path is None:
+                self._silent_paths.clear()
+        conns = self._conns(path)
+        for c in self._sim.connections:
+            c.silent = self.is_silent_path(c.path)
+        return len(conns)
+
+    def is_silent_path(self, path: str) -> bool:
+        """True when connections on ``path`` must not answer pings."""
+        return None in self._silent_paths or path in self._silent_paths
+
+    def skip_delta(self, category: Category, topic: str) -> None:
+        """Make the next delta of ``topic`` jump ``u`` by 2 (a gap clients must detect)."""
+        self._sim.book_feed(category, topic).skip += 1
+
+    def restart_book(self, category: Category, symbol: str) -> int:
+        """Re-send every depth of ``symbol``'s book as a ``u == 1`` snapshot; returns feeds hit."""
+        return self._sim.restart_books(category, symbol)
+
+    async def send_malformed(self, path: str | None = None, frame: str = MALFORMED_FRAME) -> int:
+        """Send a broken (non-JSON) text frame to each matching connection; returns how many."""
+        conns = self._conns(path)
+        for c in conns:
+            c.send_text(frame)
+        await asyncio.sleep(0)
+        return len(conns)
+
+    def stall(self, path: str | None = None, seconds: float = 2.0) -> int:
+        """Hold every frame to matching connections for ``seconds``, then deliver them in order."""
+        if not 0 < seconds <= 600:
+            raise ValueError(f"stall seconds must be in (0, 600], got {seconds!r}")
+        until = time.monotonic() + seconds
+        conns = self._conns(path)
+        for c in conns:
+            c.stalled_until = until
+        return len(conns)
+
+    def reject_subscribe(self, topic: str, message: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` subscribes of ``topic`` with ``message`` (Bybit's error text)."""
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times!r}")
+        self.rejects[topic] = (message or f"error:handler not found,topic:{topic}", times)
+
+    def take_reject(self, topic: str) -> str | None:
+        """Consume one pending rejection of ``topic`` (used by the server)."""
+        entry = self.rejects.get(topic)
+        if entry is None:
+            return None
+        message, left = entry
+        if left <= 1:
+            del self.rejects[topic]
+        else:
+            self.rejects[topic] = (message, left - 1)
+        return message
+
+    def idle_timeout(self, path: str | None = None, seconds: float = 600.0) -> int:
+        """Close matching connections idle (no ping/pong, no pushed data) for ``seconds``.
+
+        Applies to open and future connections of ``path``; returns the open ones it hit.
+        """
+        if seconds <= 0:
+            raise ValueError(f"idle timeout must be positive, got {seconds!r}")
+        self.idle_limits[path] = seconds
+        conns = self._conns(path)
+        for c in conns:
+            c.max_idle_s = seconds
+        return len(conns)
+
+    def idle_limit_for(self, path: str) -> float | None:
+        """The idle limit a new connection on ``path`` gets from this object, if any."""
+        return self.idle_limits.get(path, self.idle_limits.get(None))
+
+    def clear(self) -> None:
+        """Switch every standing fault off (stalls and pending gaps run out by themselves)."""
+        self._silent_paths.clear()
+        self.rejects.clear()
+        self.idle_limits.clear()
+        for c in self._sim.connections:
+            c.silent = False
+            c.stalled_until = 0.0
+            c.flush()
