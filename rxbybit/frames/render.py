@@ -6,7 +6,8 @@ times a second. Views therefore ingest every message into their state, then call
 (``sample`` semantics: a burst is never dropped at its end, a busy stream never starves the view).
 
 Two limits apply: each job renders at most ``max_fps`` times a second, and all jobs together at most
-``max_updates_per_s`` (a token bucket with a quarter-second burst). Timers run on a reactivex
+``max_updates_per_s`` (a token bucket holding ``burst`` tokens, 1 by default, so renders are spread
+evenly and no one-second span ever holds more than ``max_updates_per_s + burst``). Timers run on a reactivex
 scheduler: by default an ``AsyncIOScheduler`` on the running event loop, armed only while something
 is dirty. With no running loop (plain scripts, tests) nothing is armed: call :meth:`flush` or
 :meth:`tick`. Tests can pass a ``reactivex.testing.TestScheduler`` to drive virtual time.
@@ -80,12 +81,15 @@ class RenderScheduler:
         max_updates_per_s: float = 30.0,
         *,
         scheduler: abc.SchedulerBase | None = None,
+        burst: float = 1.0,
         min_delay_s: float = 0.005,
     ) -> None:
         if max_updates_per_s <= 0:
             raise ValueError(f"max_updates_per_s must be positive, got {max_updates_per_s}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1 render, got {burst}")
         self.max_updates_per_s = max_updates_per_s
-        self.burst = max(1.0, max_updates_per_s * 0.25)
+        self.burst = float(burst)
         self._tokens = self.burst
         self._refilled: float | None = None
         self._scheduler = scheduler

@@ -91,9 +91,9 @@ class OrderBookLadder(LiveWidget):
     ) -> None:
         if levels < 1:
             raise ValueError(f"levels must be at least 1, got {levels}")
-        self.header = ipywidgets.HTML()
-        self.table = ipywidgets.HTML()
-        super().__init__([self.header, self.table], render_fps=render_fps, scheduler=scheduler)
+        self.html = ipywidgets.HTML()
+        """The one HTML child: header and table are sent together, one message per render."""
+        super().__init__([self.html], render_fps=render_fps, scheduler=scheduler)
         self.levels = levels
         self.title = title
         self.view: BookView | None = None
@@ -127,8 +127,8 @@ class OrderBookLadder(LiveWidget):
     def _render(self) -> None:
         v = self.view
         name = self.title or (v.symbol if v else "")
-        self.header.value = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(name)}</b></div>'
-        self.table.value = ladder_html(v, self.levels)
+        header = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(name)}</b></div>'
+        self.html.value = header + ladder_html(v, self.levels)
         bb = v.best_bid if v else None
         ba = v.best_ask if v else None
         self.best_bid = bb[0] if bb else None

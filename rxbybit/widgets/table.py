@@ -35,9 +35,9 @@ class LiveTable(LiveWidget):
         render_fps: float = 4.0,
         scheduler: RenderScheduler | None = None,
     ) -> None:
-        self.header = ipywidgets.HTML()
-        self.table = ipywidgets.HTML()
-        super().__init__([self.header, self.table], render_fps=render_fps, scheduler=scheduler)
+        self.html = ipywidgets.HTML()
+        """The one HTML child: header and table are sent together, one message per render."""
+        super().__init__([self.html], render_fps=render_fps, scheduler=scheduler)
         self.rows = rows
         self.title = title
         if isinstance(source, LiveFrame):
@@ -54,9 +54,10 @@ class LiveTable(LiveWidget):
         f = self.frame
         n = len(f)
         problem = " (stream failed)" if f.error else ""
-        self.header.value = (
+        header = (
             f'<div style="font-size:12px">{badge(f.simulated)} <b>{esc(self.title or f.name)}</b> '
             f"{n} rows{esc(problem)}</div>"
         )
-        self.table.value = f.tail(self.rows).iloc[::-1].to_html(border=0) if n else "<i>waiting for data</i>"
+        table = f.tail(self.rows).iloc[::-1].to_html(border=0) if n else "<i>waiting for data</i>"
+        self.html.value = header + table
         self.row_count = n

@@ -47,9 +47,9 @@ class TickerBoard(LiveWidget):
         render_fps: float = 4.0,
         scheduler: RenderScheduler | None = None,
     ) -> None:
-        self.header = ipywidgets.HTML()
-        self.table = ipywidgets.HTML()
-        super().__init__([self.header, self.table], render_fps=render_fps, scheduler=scheduler)
+        self.html = ipywidgets.HTML()
+        """The one HTML child: header and table are sent together, one message per render."""
+        super().__init__([self.html], render_fps=render_fps, scheduler=scheduler)
         self.fields = tuple(fields)
         self.title = title
         self._latest: dict[str, Mapping[str, Any]] = {}
@@ -71,9 +71,9 @@ class TickerBoard(LiveWidget):
         self._latest[str(symbol)] = item
 
     def _render(self) -> None:
-        self.header.value = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(self.title)}</b></div>'
+        header = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(self.title)}</b></div>'
         if not self._latest:
-            self.table.value = "<i>waiting for tickers</i>"
+            self.html.value = header + "<i>waiting for tickers</i>"
             return
         head = "".join(f"<th>{esc(f)}</th>" for f in self.fields)
         rows = []
@@ -91,7 +91,7 @@ class TickerBoard(LiveWidget):
                 for f in self.fields
             )
             rows.append(f"<tr><td><b>{esc(sym)}</b></td>{cells}</tr>")
-        self.table.value = (
+        self.html.value = header + (
             '<table style="font-family:monospace;font-size:12px"><tr><th>symbol</th>'
             f"{head}</tr>{''.join(rows)}</table>"
         )

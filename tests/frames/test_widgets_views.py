@@ -35,10 +35,10 @@ def test_ladder_shows_the_newest_book_only_after_a_render(renderer: RenderSchedu
     assert renderer.flush() == 1
     assert w.u == 1049 and w.best_bid == pytest.approx(99.49) and w.best_ask == 101.0
     assert w.spread == pytest.approx(101.0 - 99.49)
-    html = w.table.value
+    html = w.html.value
     assert html.count('class="rxbybit-bid"') == 2 and html.count('class="rxbybit-ask"') == 1
     assert "100.0%" in html  # the deeper side's last cumulative level fills its bar
-    assert "SIMULATED" in w.header.value
+    assert "SIMULATED" in w.html.value
     w.close()
     assert s.observers == [] and w.closed
 
@@ -49,11 +49,11 @@ def test_ladder_from_a_book_frame_and_bad_items(renderer: RenderScheduler) -> No
     w = widgets.OrderBookLadder(frame, levels=3)
     s.on_next(book_view([(10.0, 1.0)], [(11.0, 1.0)], u=1000))
     renderer.flush()
-    assert w.best_bid == 10.0 and "SIMULATED" not in w.header.value
+    assert w.best_bid == 10.0 and "SIMULATED" not in w.html.value
     s2: Subject[object] = Subject()
     w2 = widgets.OrderBookLadder(s2)
     s2.on_next("junk")
-    assert "junk" not in w2.table.value and "got a str" in w2.errors[-1]
+    assert "junk" not in w2.html.value and "got a str" in w2.errors[-1]
     assert len(s2.observers) == 1  # still subscribed
     with pytest.raises(ValueError):
         widgets.OrderBookLadder(s2, levels=0)
@@ -68,7 +68,7 @@ def test_live_table_shows_newest_rows_first_and_owns_the_frame_it_made(renderer:
         s.on_next(trade(i, 100.0 + i))
     renderer.flush()
     assert w.row_count == 10
-    html = w.table.value
+    html = w.html.value
     assert html.index("109.0") < html.index("108.0") and "106.0" not in html
     w.close()
     assert s.observers == [] and w.frame.closed
@@ -97,7 +97,7 @@ def test_ticker_board_many_symbols_and_direction_colours(renderer: RenderSchedul
     btc.on_next(ticker("BTCUSDT", 99.0))
     btc.on_next(ticker("BTCUSDT", 101.0))  # newest wins: up versus what was shown
     renderer.flush()
-    assert w.last_prices["BTCUSDT"] == 101.0 and "#16a34a" in w.table.value
+    assert w.last_prices["BTCUSDT"] == 101.0 and "#16a34a" in w.html.value
     btc.on_next(42)
     assert "got a int" in w.errors[-1]
     w.close()
