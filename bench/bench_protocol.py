@@ -78,7 +78,11 @@ def generate(n_deltas: int, seed: int = 7) -> list[str]:
         ts += rng.randint(1, 100)
         changes: dict[str, dict[int, str]] = {"b": {}, "a": {}}
         fresh: set[int] = set()  # levels created in this delta (a delete then just drops them)
-        for _ in range(rng.randint(1, 8)):
+        target = rng.randint(1, 8)  # levels this delta touches
+        for _ in range(4 * target):
+            touched = len(changes["b"]) + len(changes["a"])
+            if touched >= target:
+                break
             name = "b" if rng.random() < 0.5 else "a"
             keys, sizes, _sign = sides[name]
             other_keys = sides["a" if name == "b" else "b"][0]
@@ -88,7 +92,8 @@ def generate(n_deltas: int, seed: int = 7) -> list[str]:
                 i = min(int(rng.expovariate(1 / 12)), len(keys) - 1)
                 k = keys[i]
                 sizes[k] = out[k] = _sz(rng)
-            elif r < 0.78 and len(keys) > 20:  # delete a level; the next one enters the window
+            elif r < 0.78 and len(keys) > 20 and touched <= target - 2:
+                # delete a level; the next one enters the window from below
                 i = min(int(rng.expovariate(1 / 20)), len(keys) - 1)
                 k = keys.pop(i)
                 del sizes[k]
@@ -96,7 +101,8 @@ def generate(n_deltas: int, seed: int = 7) -> list[str]:
                 nk = keys[-1] + rng.randint(1, 3)
                 insort(keys, nk)
                 sizes[nk] = _insert(out, fresh, nk, _sz(rng))
-            else:  # insert a level inside the window (or improve the touch); the last one leaves
+            elif touched <= target - 2:
+                # insert a level inside the window (or improve the touch); the last one leaves
                 best_other = -other_keys[0] if other_keys else None  # same key space as this side
                 lo = best_other + 1 if best_other is not None else keys[0] - 5
                 cand = rng.randint(max(lo, keys[0] - 3), keys[0] + 30)
@@ -108,6 +114,9 @@ def generate(n_deltas: int, seed: int = 7) -> list[str]:
                     gone = keys.pop()
                     del sizes[gone]
                     _delete(out, fresh, gone)
+        if not changes["b"] and not changes["a"]:  # every op was skipped or cancelled: touch the best bid
+            keys, sizes, _sign = sides["b"]
+            sizes[keys[0]] = changes["b"][keys[0]] = _sz(rng)
         frames.append(_frame("delta", sides, changes, u, seq, ts))
     return frames
 
