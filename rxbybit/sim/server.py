@@ -256,6 +256,10 @@ class Simulator:
                 return m.inst.pxf(m.mid() or m.ref)
         return 0.0
 
+    def option_symbols(self, base: str | None = None) -> list[str]:
+        """Simulated option symbols (of one base coin, e.g. ``"BTC"``, or all)."""
+        return [s for s, m in self.markets["option"].items() if base is None or m.inst.base == base]
+
     def feed(self, endpoint: Endpoint, topic: str) -> Feed:
         """The feed of ``topic`` on ``endpoint`` (created on first use); raises ``ValueError``."""
         key = (endpoint, topic)
