@@ -126,3 +126,15 @@ def test_points_feed_frames() -> None:
 def test_operators_compose_with_reactivex_operators() -> None:
     got = collect(rx.from_iterable([trade(i, float(i + 1)) for i in range(4)]).pipe(ops.vwap(), rxops.take(2)))
     assert len(got) == 2
+
+
+def test_public_names_of_ops_frames_and_widgets() -> None:
+    import rxbybit
+    from rxbybit import frames, widgets
+
+    assert set(ops.__all__) == {"Point", "imbalance", "mid", "rolling", "spread", "to_book", "to_frame", "to_ohlc",
+                                "vwap"}
+    assert all(callable(getattr(ops, n)) for n in ops.__all__)
+    assert {"LiveFrame", "BookFrame", "RenderScheduler"} <= set(frames.__all__)
+    assert {"LiveTable", "OrderBookLadder", "TickerBoard", "Candles", "StatusBar"} <= set(widgets.__all__)
+    assert rxbybit.widgets is widgets and rxbybit.ops is ops
