@@ -339,6 +339,8 @@ class Bybit:
                 on_last=lambda: self._release(topic),
                 on_observer_error=self._observer_error,
             )
+            # frames and widgets read this to label simulated data as such
+            setattr(fan.observable, "simulated", self.simulated)  # noqa: B010
         return fan.observable
 
     def _acquire(self, topic: _Topic) -> None:

@@ -43,6 +43,10 @@ SUBSCRIBABLE: frozenset[str] = frozenset(
 )
 
 
+class HeartbeatTimeout(Exception):
+    """No pong arrived within the deadline: the server is silent and the socket is replaced."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     """An API key and secret. The secret never appears in ``repr`` or ``str``."""
@@ -295,9 +299,10 @@ class Connection:
         self._set_state("closed")
 
     def _describe(self, exc: Exception) -> str:
-        if isinstance(exc, (OSError, asyncio.TimeoutError)) and not isinstance(exc, ConnectionError):
-            hint = "" if self._simulated else ' (no network? use network="sim" for the local simulator)'
-            return f"{ExchangeUnreachableError.__name__}: cannot reach {self.url}: {exc or type(exc).__name__}{hint}"
+        if isinstance(exc, (OSError, TimeoutError, websockets.InvalidHandshake)):
+            hint = "" if self._simulated else ' (no route to the exchange? network="sim" runs the local simulator)'
+            detail = str(exc) or type(exc).__name__
+            return f"{ExchangeUnreachableError.__name__}: cannot reach {self.url}: {detail}{hint}"
         return f"{type(exc).__name__}: {exc}"
 
     async def _resolve_url(self) -> str:
@@ -359,7 +364,7 @@ class Connection:
             try:
                 await asyncio.wait_for(self._pong_waiter, self._pong_timeout)
             except TimeoutError:
-                raise ConnectionError(
+                raise HeartbeatTimeout(
                     f"no pong from {self.url} within {self._pong_timeout} s: replacing the connection"
                 ) from None
 

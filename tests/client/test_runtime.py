@@ -56,9 +56,9 @@ def test_networks_resolve_and_demo_has_no_trade_api() -> None:
     assert resolve("testnet").url("private") == "wss://stream-testnet.bybit.com/v5/private"
     assert resolve("demo").url("private") == "wss://stream-demo.bybit.com/v5/private"
     assert resolve("ws://127.0.0.1:9").url("trade") == "ws://127.0.0.1:9/v5/trade"
-    with pytest.raises(ValueError, match="not available on the demo"):
+    with pytest.raises(ValueError, match=r"not available on the demo"):
         resolve("demo").url("trade")
-    with pytest.raises(ValueError, match="network='sim'|'sim'"):
+    with pytest.raises(ValueError, match=r"sim"):
         resolve("moon")
 
 
