@@ -1,0 +1,210 @@
+"""The gateway server: websockets on one port, the try-it page at ``GET /``, one Session a connection.
+
+``Gateway`` is an async context manager::
+
+    async with Gateway("sim", port=8700, verifier=StoreVerifier(UserStore("users.db"))) as gw:
+        print(gw.url)            # ws://127.0.0.1:8700/ws ; the page is gw.http_url
+        await gw.serve_forever()
+
+It binds ``127.0.0.1`` unless told otherwise. ``network`` is ``"sim"`` (an embedded simulator,
+shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as ``ws://127.0.0.1:8765``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import logging
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from ..client import Bybit
+from ..protocol import topics as T
+from .auth import TokenVerifier
+from .hub import ClientFactory, Hub
+from .limits import Limits
+from .page import PAGE_HTML
+from .session import Session
+
+log = logging.getLogger("rxbybit.gateway")
+
+DEFAULT_SYMBOLS: Final[tuple[tuple[T.Category, str], ...]] = (
+    ("linear", "BTCUSDT"), ("linear", "ETHUSDT"), ("spot", "BTCUSDT"), ("spot", "ETHUSDT"),
+)
+
+
+class _WsOutbox:
+    """A session's writer: synchronous frame writes on the event loop, as ``broadcast`` does."""
+
+    __slots__ = ("_closing", "ws")
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+        self._closing: asyncio.Task[None] | None = None
+
+    def send(self, data: str | bytes) -> None:
+        broadcast((self.ws,), data, text=True)
+
+    def buffered(self) -> int:
+        transport = self.ws.transport
+        return 0 if transport is None else int(transport.get_write_buffer_size())
+
+    def close(self, code: int, reason: str) -> None:
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+
+
+class Gateway:
+    """Serves the path-based gateway protocol on top of the client's shared observables."""
+
+    def __init__(
+        self,
+        network: str = "sim",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verifier: TokenVerifier | None = None,
+        limits: Limits | None = None,
+        symbols: Sequence[tuple[T.Category, str]] = DEFAULT_SYMBOLS,
+        client_factory: ClientFactory | None = None,
+        sim_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.network = network
+        self.host = host
+        self._port = port
+        self.verifier = verifier
+        self.limits = limits or Limits()
+        self._symbols = tuple(symbols)
+        self._factory = client_factory
+        self._sim_options = dict(sim_options or {"host": "127.0.0.1", "port": 0})
+        self.hub: Hub | None = None
+        self.sessions: set[Session] = set()
+        self._server: Server | None = None
+
+    def __repr__(self) -> str:
+        label = " SIMULATED" if self.network == "sim" else ""
+        return f"<Gateway network={self.network}{label} {self.url} connections={len(self.sessions)}>"
+
+    @property
+    def port(self) -> int:
+        """The bound port (the OS-chosen one when started with ``port=0``)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The websocket URL clients connect to."""
+        return f"ws://{self.host}:{self._port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        """The try-it page."""
+        return f"http://{self.host}:{self._port}/"
+
+    @property
+    def simulator(self) -> Any:
+        """The embedded simulator (``network="sim"`` only, once started)."""
+        return None if self.hub is None else self.hub.public.simulator
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> Gateway:
+        """Start the upstream (and the simulator for ``"sim"``) and bind the server."""
+        if self.network == "sim":
+            public = (self._factory("sim", None) if self._factory is not None
+                      else Bybit("sim", sim_options=self._sim_options))
+            await public.__aenter__()
+            self.hub = Hub(str(public.simulator.url), symbols=self._symbols, client_factory=self._factory,
+                           public=public)
+        else:
+            self.hub = Hub(self.network, symbols=self._symbols, client_factory=self._factory)
+        self._server = await serve(
+            self._handle, self.host, self._port, process_request=self._process_request,
+            max_size=self.limits.hard_max_message_bytes, compression=None, server_header="rxbybit-gateway",
+        )
+        sockets = list(self._server.sockets)
+        if sockets:
+            self._port = int(sockets[0].getsockname()[1])
+        log.info("gateway on %s (network %s)", self.url, self.network)
+        return self
+
+    async def close(self) -> None:
+        """Close every connection, the server and the upstream clients."""
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+        for session in list(self.sessions):
+            session.release()
+        if self.hub is not None:
+            await self.hub.close()
+            self.hub = None
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled."""
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def __aenter__(self) -> Gateway:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    def notify(self, user: str, title: str, message: str, level: str = "info") -> bool:
+        """Push a notification to ``user``'s ``/user/notifications`` subscribers."""
+        return self.hub is not None and self.hub.notify(user, title, message, level)
+
+    # ------------------------------------------------------------------ connections
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        if request.path.split("?", 1)[0] in ("/", "/index.html"):
+            response = connection.respond(http.HTTPStatus.OK, PAGE_HTML)
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "text/html; charset=utf-8"
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return response
+        return connection.respond(http.HTTPStatus.NOT_FOUND,
+                                  "not found: the page is at / and the websocket at /ws\n")
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert self.hub is not None
+        session = Session(self.hub, _WsOutbox(ws), self.verifier, self.limits)
+        self.sessions.add(session)
+        try:
+            async for message in ws:
+                await session.receive(message)
+                if session.closed:  # abuse: the session asked to close; drain so the handshake ends
+                    await _drain(ws, self.limits.abuse_close_timeout)
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            session.release()
+            self.sessions.discard(session)
+
+
+async def _drain(ws: ServerConnection, timeout: float) -> None:
+    """Discard what an abusive client still sends until its close handshake ends (bounded)."""
+    try:
+        async with asyncio.timeout(timeout):
+            async for _ in ws:
+                pass
+    except (TimeoutError, ConnectionClosed):
+        pass
+    if ws.state is not State.CLOSED and ws.transport is not None:
+        ws.transport.abort()

@@ -1,0 +1,116 @@
+"""Fixtures: a gateway over an embedded simulator on 127.0.0.1, users, and a plain websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
+
+ALICE_KEY, ALICE_SECRET = "SIMaliceKEY0001", "SIMaliceSECRETxxxxxxxxxxxxxxxx0001"
+BOB_KEY, BOB_SECRET = "SIMbobKEY0002", "SIMbobSECRETyyyyyyyyyyyyyyyyyy0002"
+
+SIM_OPTIONS: dict[str, Any] = {
+    "host": "127.0.0.1", "port": 0, "seed": 3, "symbols": ("BTCUSDT", "ETHUSDT"), "speed": 5.0,
+    "accounts": [(ALICE_KEY, ALICE_SECRET), (BOB_KEY, BOB_SECRET)],
+}
+TEST_SYMBOLS = (("linear", "BTCUSDT"), ("spot", "ETHUSDT"))
+
+
+class Client:
+    """A plain websockets client of the gateway that keeps every frame it received."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+        self._next = 0
+
+    async def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        await self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        msg: dict[str, Any] = json.loads(raw)
+        self.seen.append(msg)
+        return msg
+
+    async def until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 8.0,
+                    what: str = "a matching frame") -> dict[str, Any]:
+        """Read frames until one satisfies ``check`` (fails after ``timeout`` s naming ``what``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {what} within {timeout} s; last frames: {self.seen[-3:]}")
+            try:
+                msg = await self.recv(left)
+            except TimeoutError:
+                continue
+            if check(msg):
+                return msg
+
+    async def request(self, path: str, payload: dict[str, Any] | None = None,
+                      timeout: float = 8.0) -> dict[str, Any]:
+        """Send a request with a fresh id and return its ack or error (events in between are kept)."""
+        self._next += 1
+        rid = f"r{self._next}"
+        frame: dict[str, Any] = {"path": path, "id": rid}
+        if payload is not None:
+            frame["payload"] = payload
+        await self.send(frame)
+        return await self.until(lambda m: m.get("id") == rid and m["type"] in ("ack", "error"), timeout,
+                                f"reply to {path}")
+
+    async def collect(self, seconds: float) -> list[dict[str, Any]]:
+        """Every frame received during ``seconds`` (bounded wait)."""
+        out = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                out.append(await self.recv(left))
+            except TimeoutError:
+                break
+        return out
+
+    def events(self, path: str) -> list[dict[str, Any]]:
+        return [m for m in self.seen if m["type"] == "event" and m["path"] == path]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> UserStore:
+    return UserStore(tmp_path / "users.db")
+
+
+@pytest.fixture
+async def gateway(store: UserStore) -> AsyncIterator[Gateway]:
+    gw = Gateway("sim", verifier=StoreVerifier(store), symbols=TEST_SYMBOLS, sim_options=SIM_OPTIONS,
+                 limits=Limits(max_subscriptions=8, rate=40.0, burst=60.0, max_rate_violations=200))
+    async with gw:
+        yield gw
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[Client]:
+    async with connect(gateway.url, max_size=2**22) as ws:
+        yield Client(ws)
+
+
+async def open_client(gateway: Gateway) -> Client:
+    """A further client; the caller closes ``client.ws``."""
+    return Client(await connect(gateway.url, max_size=2**22))
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 8.0, what: str = "condition") -> None:
+    """Poll ``check`` on the loop until it holds (bounded), else fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
