@@ -98,19 +98,23 @@ async def test_market_order_fills_and_updates_position_and_wallet(trader: rb.Byb
 
 
 async def test_partial_fill_of_an_ioc_order(trader: rb.Bybit) -> None:
+    from reactivex import operators as ops
+
     private = Private(trader)
     await private.ready()
-    _, ask = await best(trader)
-    # a marketable IOC limit at the best ask for far more than the book holds there: part fills, the rest cancels
+    book = await trader.orderbook("BTCUSDT", depth=50).pipe(ops.take(1))
+    levels = book.asks(3)
+    # a marketable IOC limit through three ask levels for three times what they hold: part fills, the rest cancels
+    qty = round(3 * sum(size for _, size in levels) + 0.1, 3)
     ack = await trader.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Limit",
-                                          qty="5", price=f"{ask}", time_in_force="IOC")
+                                          qty=f"{qty}", price=f"{levels[-1][0]}", time_in_force="IOC")
     link = ack.order_link_id
     # derivatives report the cancelled remainder as Cancelled with a non-zero cumExecQty (spot would say
     # PartiallyFilledCanceled)
     await eventually(lambda: bool({"Cancelled", "PartiallyFilledCanceled"} & set(private.order_states(link))),
                      what="the IOC remainder cancelled")
     last = [o for o in private.orders if o["orderLinkId"] == link][-1]
-    assert 0 < float(last["cumExecQty"]) < 5
+    assert 0 < float(last["cumExecQty"]) < qty
 
 
 @pytest.mark.parametrize(
@@ -132,8 +136,8 @@ async def test_rejections_become_typed_errors(trader: rb.Bybit, params: dict[str
 
 
 async def test_rate_limit_is_a_typed_error_and_headers_are_exposed() -> None:
-    async with Simulator(seed=3, rate_limit=2) as sim:
-        async with fast_client(sim, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
+    async with Simulator(seed=3, rate_limit=2) as sim, \
+            fast_client(sim, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
             results = await asyncio.gather(
                 *(bybit.trade.cancel_order(category="linear", symbol="BTCUSDT", order_id=f"nope-{i}")
                   for i in range(6)),
@@ -174,8 +178,8 @@ async def test_disconnect_mid_request_fails_pending_requests_at_once(sim: Simula
 
 
 async def test_thousand_concurrent_requests_are_correlated(sim: Simulator) -> None:
-    async with Simulator(seed=5, rate_limit=100_000, speed=1.0) as big:
-        async with fast_client(big, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
+    async with Simulator(seed=5, rate_limit=100_000, speed=1.0) as big, \
+            fast_client(big, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
             bid, _ = await best(bybit)
             price = f"{round(bid * 0.5, 1)}"
             links = [f"c-{i}" for i in range(1000)]
