@@ -96,7 +96,7 @@ def position_row(pos: Position, mark: Decimal, now: int) -> dict[str, Any]:
         upl = (mark - pos.entry) * pos.size if pos.size else Decimal(0)
     im = value / 10
     return {
-        "category": inst.category, "symbol": inst.symbol, "side": side, "size": inst.qty(0) if not size else dec(size),
+        "category": inst.category, "symbol": inst.symbol, "side": side, "size": f"{size:.{inst.qty_dec}f}",
         "positionIdx": 0, "tradeMode": 0, "positionValue": dec(value), "riskId": 1, "riskLimitValue": "2000000",
         "entryPrice": dec(pos.entry, inst.price_dec + 4), "markPrice": dec(mark, inst.price_dec), "leverage": "10",
         "breakEvenPrice": dec(pos.entry, inst.price_dec + 4), "positionBalance": dec(im), "autoAddMargin": 0,

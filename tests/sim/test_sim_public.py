@@ -83,18 +83,18 @@ async def test_unknown_path_gets_404_and_bad_max_active_time_gets_400(sim: Simul
             assert exc.response.status_code == status
 
 
-async def test_books_trades_and_tickers_stay_consistent(sim: Simulator, client: Any) -> None:
-    """u contiguous, never crossed, trades at levels the last book showed, ticker top = book top."""
-    topics = ["publicTrade.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT", "tickers.BTCUSDT"]
-    async with client(LINEAR) as c:
-        await c.send({"op": "subscribe", "args": topics})
-        frames = await c.collect(1.5)
-    book50, book1 = OrderBook(), OrderBook()
-    ticker: dict[str, str] = {}
-    counts = {"delta": 0, "trade": 0, "ticker": 0}
-    seqs: list[int] = []
-    for f in frames:
+class Checker:
+    """Applies a linear BTCUSDT stream and checks every market invariant frame by frame."""
+
+    def __init__(self) -> None:
+        self.book50, self.book1 = OrderBook(), OrderBook()
+        self.ticker: dict[str, str] = {}
+        self.counts = {"delta": 0, "trade": 0, "ticker": 0}
+        self.seqs: list[int] = []
+
+    def feed(self, f: dict[str, Any]) -> None:
         topic = f.get("topic")
+        book50, book1 = self.book50, self.book1
         if topic == "orderbook.50.BTCUSDT":
             ev = decode_book(f)
             if ev.snapshot:
@@ -102,29 +102,43 @@ async def test_books_trades_and_tickers_stay_consistent(sim: Simulator, client: 
             else:
                 assert ev.u == book50.u + 1, f"u gap {book50.u} -> {ev.u}"
                 assert book50.apply(ev).changed
-                counts["delta"] += 1
+                self.counts["delta"] += 1
             assert not book50.crossed and len(book50.bids()) <= 50 and len(book50.asks()) <= 50
-            seqs.append(ev.seq)
+            self.seqs.append(ev.seq)
         elif topic == "orderbook.1.BTCUSDT":
             book1.apply(decode_book(f))
         elif topic == "publicTrade.BTCUSDT":
-            levels = {p: s for p, s in (book50.asks() if f["data"][0]["S"] == "Buy" else book50.bids())}
+            levels = dict(book50.asks() if f["data"][0]["S"] == "Buy" else book50.bids())
             for t in f["data"]:
                 price, qty = float(t["p"]), float(t["v"])
                 assert price in levels and qty <= levels[price] + 1e-9, f"trade {t} not allowed by the book"
                 levels[price] -= qty
-                counts["trade"] += 1
+                self.counts["trade"] += 1
         elif topic == "tickers.BTCUSDT":
-            ticker = dict(f["data"]) if f["type"] == "snapshot" else {**ticker, **f["data"]}
-            counts["ticker"] += 1
+            self.ticker = dict(f["data"]) if f["type"] == "snapshot" else {**self.ticker, **f["data"]}
+            self.counts["ticker"] += 1
             bb, ba = book1.best_bid, book1.best_ask
             assert bb is not None and ba is not None
-            assert (float(ticker["bid1Price"]), float(ticker["bid1Size"])) == bb
-            assert (float(ticker["ask1Price"]), float(ticker["ask1Size"])) == ba
-    assert counts["delta"] > 20 and counts["trade"] > 3 and counts["ticker"] > 5, counts
-    assert seqs == sorted(seqs)
-    u, bids, asks = sim.published_book("linear", "orderbook.50.BTCUSDT")
-    assert u == book50.u and bids == book50.bids() and asks == book50.asks()
+            assert (float(self.ticker["bid1Price"]), float(self.ticker["bid1Size"])) == bb
+            assert (float(self.ticker["ask1Price"]), float(self.ticker["ask1Size"])) == ba
+
+
+async def test_books_trades_and_tickers_stay_consistent(sim: Simulator, client: Any) -> None:
+    """u contiguous, never crossed, trades at levels the last book showed, ticker top = book top."""
+    topics = ["publicTrade.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT", "tickers.BTCUSDT"]
+    check = Checker()
+    async with client(LINEAR) as c:
+        await c.send({"op": "subscribe", "args": topics})
+        for f in await c.collect(1.5):
+            check.feed(f)
+        counts = check.counts
+        assert counts["delta"] > 20 and counts["trade"] > 3 and counts["ticker"] > 5, counts
+        assert check.seqs == sorted(check.seqs)
+        async with asyncio.timeout(5):  # frames may still be in flight: catch up with the server
+            while (published := sim.published_book("linear", "orderbook.50.BTCUSDT"))[0] != check.book50.u:
+                check.feed(await c.recv())
+    book = check.book50
+    assert published == (book.u, book.bids(), book.asks())
 
 
 def decode_book(frame: dict[str, Any]) -> BookUpdate:
@@ -152,25 +166,24 @@ async def test_all_depths_are_windows_of_one_book(sim: Simulator) -> None:
 
 
 async def test_klines_equal_the_trades_they_summarize(client: Any) -> None:
-    async with Simulator(seed=11, symbols=("ETHUSDT",), speed=150.0) as fast:
-        async with connect(fast.url + LINEAR) as ws:
-            import json
+    async with Simulator(seed=11, symbols=("ETHUSDT",), speed=150.0) as fast, connect(fast.url + LINEAR) as ws:
+        import json
 
-            await ws.send(json.dumps({"op": "subscribe", "args": ["publicTrade.ETHUSDT", "kline.1.ETHUSDT"]}))
-            trades: list[dict[str, Any]] = []
-            first_start: int | None = None
-            confirmed: dict[str, Any] | None = None
-            async with asyncio.timeout(10):
-                while confirmed is None:
-                    msg = json.loads(await ws.recv())
-                    if msg.get("topic") == "publicTrade.ETHUSDT":
-                        trades.extend(msg["data"])
-                    elif msg.get("topic") == "kline.1.ETHUSDT":
-                        for k in msg["data"]:
-                            if first_start is None:
-                                first_start = k["start"]
-                            elif k["confirm"] and k["start"] > first_start:
-                                confirmed = k
+        await ws.send(json.dumps({"op": "subscribe", "args": ["publicTrade.ETHUSDT", "kline.1.ETHUSDT"]}))
+        trades: list[dict[str, Any]] = []
+        first_start: int | None = None
+        confirmed: dict[str, Any] | None = None
+        async with asyncio.timeout(10):
+            while confirmed is None:
+                msg = json.loads(await ws.recv())
+                if msg.get("topic") == "publicTrade.ETHUSDT":
+                    trades.extend(msg["data"])
+                elif msg.get("topic") == "kline.1.ETHUSDT":
+                    for k in msg["data"]:
+                        if first_start is None:
+                            first_start = k["start"]
+                        elif k["confirm"] and k["start"] > first_start:
+                            confirmed = k
     assert confirmed is not None
     inside = [t for t in trades if confirmed["start"] <= t["T"] <= confirmed["end"]]
     assert inside, "a one-minute candle at speed 150 should hold trades"
