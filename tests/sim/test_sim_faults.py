@@ -39,7 +39,7 @@ async def test_restart_book_resends_every_depth_as_u1_snapshots(sim: Simulator, 
         await c.send({"op": "subscribe", "args": topics})
         await c.until(lambda m: m.get("topic") == TOPIC and m["type"] == "delta")
         assert sim.faults.restart_book("linear", "BTCUSDT") >= 2
-        got = {}
+        got: dict[str, Any] = {}
         while len(got) < 2:
             m = await c.until(lambda m: m.get("topic") in topics and m["data"]["u"] == 1)
             got[m["topic"]] = m
