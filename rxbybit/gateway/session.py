@@ -91,7 +91,8 @@ class Session:
             request_id, path = request.id, request.path
             await self._dispatch(request)
         except GatewayError as exc:
-            self.outbox.send(error(exc.code, exc.message, exc.path or path, exc.request_id or request_id))
+            rid = exc.request_id if exc.request_id is not None else request_id
+            self.outbox.send(error(exc.code, exc.message, exc.path or path, rid))
         except Exception as exc:  # a bug must not kill the connection; say so and log it
             log.exception("gateway request on %s failed", path)
             self.outbox.send(error(ErrorCode.INTERNAL, f"internal error handling {path or 'the request'}: "

@@ -56,6 +56,14 @@ class Client:
             if check(msg):
                 return msg
 
+    async def find(self, check: Callable[[dict[str, Any]], bool], timeout: float = 8.0,
+                   what: str = "a matching frame") -> dict[str, Any]:
+        """A frame already received, or the next one, that satisfies ``check`` (order-independent)."""
+        for msg in self.seen:
+            if check(msg):
+                return msg
+        return await self.until(check, timeout, what)
+
     async def request(self, path: str, payload: dict[str, Any] | None = None,
                       timeout: float = 8.0) -> dict[str, Any]:
         """Send a request with a fresh id and return its ack or error (events in between are kept)."""

@@ -1,0 +1,138 @@
+"""Private streams, /user/profile and /user/notifications, and isolation between two users."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import rxbybit as rb
+from rxbybit.gateway import ErrorCode, Gateway, UserStore
+
+from .conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, Client, eventually, open_client
+
+ORDER = "/external/private/order"
+
+
+async def _login(gateway: Gateway, token: str, fingerprint: str = "fp") -> Client:
+    c = await open_client(gateway)
+    ack = await c.request("authorization", {"accessToken": token, "fingerprint": fingerprint})
+    assert ack["type"] == "ack", ack
+    return c
+
+
+async def _watch_everything(c: Client) -> None:
+    ack = await c.request("/external", {"direction": "private", "op": "subscribe", "args": ["order", "execution"]})
+    assert ack["data"]["subscribed"] == [ORDER, "/external/private/execution"], ack
+    assert (await c.request("/user/profile"))["type"] == "ack"
+    assert (await c.request("/user/notifications"))["type"] == "ack"
+
+
+async def _market_buy(gateway: Gateway, key: str, secret: str, link: str) -> None:
+    async with rb.Bybit(gateway.simulator.url, api_key=key, api_secret=secret) as trader:
+        ack = await trader.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Market",
+                                              qty="0.01", order_link_id=link)
+        assert ack is not None
+
+
+def _mentions(frames: list[dict[str, Any]], text: str) -> bool:
+    return any(text in repr(m) for m in frames)
+
+
+def _private_conns(gateway: Gateway) -> int:
+    return sum(1 for c in gateway.simulator.connections if c.endpoint == "private")
+
+
+async def test_each_user_sees_only_their_own_private_data(gateway: Gateway, store: UserStore) -> None:
+    alice = await _login(gateway, store.add("alice", ALICE_KEY, ALICE_SECRET))
+    bob = await _login(gateway, store.add("bob", BOB_KEY, BOB_SECRET))
+    try:
+        await _watch_everything(alice)
+        await _watch_everything(bob)
+        await eventually(lambda: _private_conns(gateway) == 2, what="one private upstream per user")
+        await asyncio.sleep(0.3)  # let both private subscriptions be confirmed upstream
+        await _market_buy(gateway, ALICE_KEY, ALICE_SECRET, "alice-order-1")
+
+        order = await alice.find(lambda m: m["path"] == ORDER and _mentions([m], "alice-order-1"),
+                                  what="alice's order push")
+        assert order["type"] == "event" and order["data"]["topic"] == "order"
+        fill = await alice.find(lambda m: m["type"] == "event" and m["path"] == "/external/private/execution",
+                                what="alice's fill")
+        assert fill["data"]["data"][0]["orderLinkId"] == "alice-order-1"
+        note = await alice.find(lambda m: m["path"] == "/user/notifications" and m["data"].get("kind") == "order",
+                                 what="alice's order notification")
+        assert "BTCUSDT" in note["data"]["message"] and note["data"]["data"]["orderLinkId"] == "alice-order-1"
+        profile = await alice.find(lambda m: m["type"] == "event" and m["path"] == "/user/profile",
+                                   what="alice's balance event")
+        assert float(profile["data"]["totalEquity"]) > 0 and profile["data"]["accountType"] == "UNIFIED"
+
+        await bob.collect(1.0)
+        assert not _mentions(bob.seen, "alice-order-1")
+        assert not bob.events(ORDER) and not bob.events("/user/profile") and not bob.events("/user/notifications")
+
+        await _market_buy(gateway, BOB_KEY, BOB_SECRET, "bob-order-1")
+        await bob.find(lambda m: m["path"] == ORDER and _mentions([m], "bob-order-1"), what="bob's order push")
+        await alice.collect(1.0)
+        assert not _mentions(alice.seen, "bob-order-1")
+    finally:
+        await alice.ws.close()
+        await bob.ws.close()
+
+
+async def test_a_users_connections_share_one_upstream_that_closes_with_the_last(gateway: Gateway,
+                                                                                store: UserStore) -> None:
+    token = store.add("alice", ALICE_KEY, ALICE_SECRET)
+    first, second = await _login(gateway, token), await _login(gateway, token)
+    try:
+        for c in (first, second):
+            await c.request("/external", {"direction": "private", "op": "subscribe", "args": ["order"]})
+        await eventually(lambda: _private_conns(gateway) == 1, what="alice's private upstream")
+        await asyncio.sleep(0.3)
+        await _market_buy(gateway, ALICE_KEY, ALICE_SECRET, "shared-1")
+        for c in (first, second):
+            await c.until(lambda m: m["path"] == ORDER and _mentions([m], "shared-1"), what="the order on both")
+        assert _private_conns(gateway) == 1
+        assert gateway.hub is not None and gateway.hub.users_online() == ("alice",)
+        await first.ws.close()
+        await asyncio.sleep(0.3)
+        assert _private_conns(gateway) == 1, "the second connection still needs it"
+    finally:
+        await second.ws.close()
+    await eventually(lambda: _private_conns(gateway) == 0, what="alice's private upstream to close")
+    assert gateway.hub is not None and gateway.hub.users_online() == ()
+
+
+async def test_gateway_notifications_reach_only_their_user(gateway: Gateway, store: UserStore) -> None:
+    alice = await _login(gateway, store.add("alice", ALICE_KEY, ALICE_SECRET))
+    carol = await _login(gateway, store.add("carol"))
+    try:
+        for c in (alice, carol):
+            assert (await c.request("/user/notifications"))["type"] == "ack"
+        assert gateway.notify("carol", "Maintenance", "the gateway restarts at 18:00 UTC", "warning")
+        note = await carol.until(lambda m: m["path"] == "/user/notifications", what="carol's notification")
+        assert note["data"]["title"] == "Maintenance" and note["data"]["level"] == "warning"
+        await alice.collect(0.5)
+        assert not alice.events("/user/notifications")
+        assert not gateway.notify("nobody", "x", "y")
+        profile = await carol.request("/user/profile")
+        assert profile["code"] == ErrorCode.NO_CREDENTIALS and "carol" in profile["message"]
+        private = await carol.request("/external", {"direction": "private"})
+        assert private["code"] == ErrorCode.NO_CREDENTIALS
+        other = await carol.request("authorization", {"accessToken": store.rotate("alice"), "fingerprint": "fp"})
+        assert other["code"] == ErrorCode.ALREADY_AUTHORIZED
+    finally:
+        await alice.ws.close()
+        await carol.ws.close()
+
+
+async def test_bad_bybit_keys_give_an_error_event_not_a_crash(gateway: Gateway, store: UserStore) -> None:
+    mallory = await _login(gateway, store.add("mallory", "SIMunknownKEY", "SIMunknownSECRETzzzzzzzzzzzzzzzz"))
+    try:
+        ack = await mallory.request("/external", {"direction": "private", "op": "subscribe", "args": ["wallet"]})
+        assert ack["type"] == "ack"
+        err = await mallory.until(lambda m: m["type"] == "error" and m["path"] == "/external/private/wallet",
+                                  timeout=15, what="the upstream auth failure")
+        assert err["code"] in (ErrorCode.UPSTREAM_ERROR, ErrorCode.UPSTREAM_REJECTED)
+        assert "SIMunknownSECRET" not in err["message"]
+        assert (await mallory.request("/symbols"))["type"] == "ack", "the connection goes on"
+    finally:
+        await mallory.ws.close()
