@@ -87,10 +87,13 @@ class Bybit:
         pong_timeout: float = 10.0,
         health_interval: float = 1.0,
         sim_options: Mapping[str, Any] | None = None,
+        simulated: bool | None = None,
     ) -> None:
         self.network_name = network or os.environ.get(DEFAULT_NETWORK_ENV) or "mainnet"
-        self.simulated = self.network_name == "sim"
-        self._network: Network | None = None if self.simulated else resolve(self.network_name)
+        self.simulated = self.network_name == "sim" if simulated is None else simulated
+        """True when the data is simulated: ``network="sim"``, or ``simulated=True`` for a base URL
+        that points at a standalone ``rxbybit sim``. Frames and widgets label such data."""
+        self._network: Network | None = None if self.network_name == "sim" else resolve(self.network_name)
         if (api_key is None) != (api_secret is None):
             raise ValueError("give both api_key and api_secret, or neither")
         self._credentials = Credentials(api_key, api_secret) if api_key and api_secret else None

@@ -14,9 +14,10 @@ in one place.
 """
 
 from ..frames._operators import to_book, to_frame
+from ..frames.state import to_state
 from ._book import imbalance, mid, spread
 from ._ohlc import to_ohlc
 from ._point import Point
 from ._stats import rolling, vwap
 
-__all__ = ["Point", "imbalance", "mid", "rolling", "spread", "to_book", "to_frame", "to_ohlc", "vwap"]
+__all__ = ["Point", "imbalance", "mid", "rolling", "spread", "to_book", "to_frame", "to_ohlc", "to_state", "vwap"]

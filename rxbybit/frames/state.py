@@ -1,0 +1,175 @@
+"""StateFrame: the latest state per key (open orders, positions, balances) as a live DataFrame.
+
+Private streams push changes, not tables: an order appears, is amended, fills, is cancelled. A
+:class:`StateFrame` keeps the newest row per key, drops rows whose state is final, and shows the
+result as a small DataFrame that renders itself like the other live frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import reactivex as rx
+
+from ._base import LiveBase
+from ._display import badge, esc
+from .render import RenderScheduler
+
+Row = Mapping[str, Any]
+
+FINAL_ORDER_STATES = frozenset(
+    ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled", "Deactivated")
+)
+"""Order statuses after which an order is no longer open."""
+
+
+class StateFrame(LiveBase):
+    """Newest row per ``key``; ``drop(row)`` removes a key (e.g. a filled order); ``explode(item)``
+    turns one pushed item into rows (e.g. a wallet push into one row per coin).
+
+    Values stay exactly as Bybit sent them (strings), so nothing is rounded on the way back to the
+    exchange; ``.df`` converts numeric-looking columns to floats for display and analysis.
+    """
+
+    def __init__(
+        self,
+        key: str | Sequence[str],
+        *,
+        drop: Callable[[Row], bool] | None = None,
+        explode: Callable[[Row], Iterable[Row]] | None = None,
+        columns: Sequence[str] | None = None,
+        simulated: bool = False,
+        name: str = "",
+        render_fps: float = 4.0,
+        scheduler: RenderScheduler | None = None,
+    ) -> None:
+        super().__init__(simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler)
+        self.key = (key,) if isinstance(key, str) else tuple(key)
+        self._drop = drop
+        self._explode = explode
+        self.columns = tuple(columns) if columns else None
+        self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+        """The current state, keyed by the ``key`` fields' values."""
+        self.updates = 0
+        self._df: pd.DataFrame | None = None
+
+    def _ingest(self, item: Any) -> None:
+        if not isinstance(item, Mapping):
+            raise TypeError(f"StateFrame takes mappings (private stream items), got {type(item).__name__}")
+        rows = self._explode(item) if self._explode is not None else (item,)
+        for row in rows:
+            try:
+                k = tuple(row[f] for f in self.key)
+            except KeyError as exc:
+                raise KeyError(f"item has no key field {exc.args[0]!r}: {dict(row)!r:.200}") from None
+            if self._drop is not None and self._drop(row):
+                self.rows.pop(k, None)
+            else:
+                self.rows[k] = dict(row)
+        self.updates += 1
+        self._df = None
+        self._changed()
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """One row per live key; numeric columns as floats. Cached until the next change."""
+        if self._df is not None:
+            return self._df
+        records = list(self.rows.values())
+        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(self.key))
+        if self.columns is not None:
+            df = df[[c for c in self.columns if c in df.columns]]
+        for col in df.columns:
+            values = df[col]
+            if len(df) and (values.dtype == object or pd.api.types.is_string_dtype(values)):
+                present = values.notna() & values.astype(str).ne("")
+                converted = pd.to_numeric(values.where(present), errors="coerce")
+                if bool(converted[present].notna().all()) and bool(present.any()):
+                    df[col] = converted
+        if all(k in df.columns for k in self.key):
+            df = df.set_index(list(self.key)).sort_index()
+        self._df = df
+        return df
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        sim = " SIMULATED" if self.simulated else ""
+        return f"StateFrame{sim} {self.name} ({len(self)} rows)\n{self.df.to_string()}"
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<div class="rxbybit-stateframe"><div style="font-size:12px;margin-bottom:2px">'
+            f"{badge(self.simulated)} {esc(self.name or 'StateFrame')} ({len(self)} rows)</div>"
+            f"{self.df.to_html(border=0)}</div>"
+        )
+
+
+def to_state(
+    key: str | Sequence[str],
+    *,
+    drop: Callable[[Row], bool] | None = None,
+    explode: Callable[[Row], Iterable[Row]] | None = None,
+    columns: Sequence[str] | None = None,
+    simulated: bool | None = None,
+    name: str = "",
+) -> Callable[[rx.Observable[Any]], StateFrame]:
+    """Collect a stream of changes into a :class:`StateFrame` keyed by ``key``.
+
+    Example::
+
+        open_orders = private.orders().pipe(ops.to_state("orderId", drop=is_final_order))
+    """
+
+    def apply(source: rx.Observable[Any]) -> StateFrame:
+        sim = simulated if simulated is not None else bool(getattr(source, "simulated", False))
+        frame = StateFrame(key, drop=drop, explode=explode, columns=columns, simulated=sim, name=name)
+        frame.subscribe_to(source)
+        return frame
+
+    return apply
+
+
+def is_final_order(row: Row) -> bool:
+    """True for an order that is no longer open (filled, cancelled, rejected...)."""
+    return str(row.get("orderStatus")) in FINAL_ORDER_STATES
+
+
+def is_flat_position(row: Row) -> bool:
+    """True for a position of size zero."""
+    try:
+        return float(row.get("size") or 0) == 0.0
+    except ValueError:
+        return False
+
+
+def wallet_coins(item: Row) -> Iterable[Row]:
+    """One row per coin of a wallet push, with the account type."""
+    for coin in item.get("coin") or ():
+        yield {"accountType": item.get("accountType", ""), **coin}
+
+
+ORDER_COLUMNS = ("orderId", "orderLinkId", "category", "symbol", "side", "orderType", "price", "qty",
+                 "cumExecQty", "leavesQty", "orderStatus", "timeInForce", "updatedTime")
+POSITION_COLUMNS = ("category", "symbol", "positionIdx", "side", "size", "entryPrice", "markPrice",
+                    "unrealisedPnl", "curRealisedPnl", "leverage", "liqPrice", "updatedTime")
+BALANCE_COLUMNS = ("coin", "accountType", "equity", "walletBalance", "locked", "unrealisedPnl", "usdValue")
+
+
+def open_orders(source: rx.Observable[Any], name: str = "open orders") -> StateFrame:
+    """Open orders from an ``orders()`` stream, keyed by ``orderId``."""
+    return source.pipe(to_state("orderId", drop=is_final_order, columns=ORDER_COLUMNS, name=name))
+
+
+def positions(source: rx.Observable[Any], name: str = "positions") -> StateFrame:
+    """Open positions from a ``positions()`` stream, keyed by category, symbol and ``positionIdx``."""
+    return source.pipe(to_state(("category", "symbol", "positionIdx"), drop=is_flat_position,
+                                columns=POSITION_COLUMNS, name=name))
+
+
+def balances(source: rx.Observable[Any], name: str = "balances") -> StateFrame:
+    """Coin balances from a ``wallet()`` stream, one row per coin."""
+    return source.pipe(to_state("coin", explode=wallet_coins, columns=BALANCE_COLUMNS, name=name))
