@@ -32,8 +32,8 @@ def test_state_frame_keeps_the_newest_row_per_key_and_drops_final_ones() -> None
 
 
 def test_balances_explode_wallet_pushes_into_coins() -> None:
-    wallet = rx.of({"accountType": "UNIFIED", "coin": [{"coin": "USDT", "equity": "10"}, {"coin": "BTC", "equity": "1"}]},
-                   {"accountType": "UNIFIED", "coin": [{"coin": "USDT", "equity": "7.5"}]})
+    first = {"accountType": "UNIFIED", "coin": [{"coin": "USDT", "equity": "10"}, {"coin": "BTC", "equity": "1"}]}
+    wallet = rx.of(first, {"accountType": "UNIFIED", "coin": [{"coin": "USDT", "equity": "7.5"}]})
     bal = frames.balances(wallet)
     assert bal.df.loc["USDT", "equity"] == 7.5
     assert bal.df.loc["BTC", "equity"] == 1.0
