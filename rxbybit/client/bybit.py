@@ -40,6 +40,7 @@ from .health import ConnectionState, Health, TopicHealth
 from .streams import Fanout
 
 log = logging.getLogger("rxbybit.client")
+_DELTA = Applied.DELTA
 
 V = TypeVar("V")
 
@@ -424,6 +425,19 @@ class Bybit:
         topic.messages += 1
         topic.last_at = time.monotonic()
         views = topic.views
+        if type(event) is BookUpdate:  # the hot path: one view per book update
+            book_fan = views.get("book")
+            if book_fan is not None and topic.book is not None:
+                result = topic.book.apply(event)
+                if result is _DELTA:
+                    book_fan.emit(topic.book.view())
+                    if len(views) > 1:
+                        self._route_raw(views, event)
+                    return
+                self._on_book_result(endpoint, topic, event, result)
+                if len(views) > 1:
+                    self._route_raw(views, event)
+                return
         raw = views.get("raw")
         if raw is not None:
             raw.emit(event)
@@ -444,13 +458,23 @@ class Bybit:
         elif isinstance(event, PrivateUpdate):
             _emit_each(views.get("items"), event.items)
 
+    @staticmethod
+    def _route_raw(views: dict[str, Fanout[Any]], event: Event) -> None:
+        raw = views.get("raw")
+        if raw is not None:
+            raw.emit(event)
+
     def _on_book(self, endpoint: T.Endpoint, topic: _Topic, event: BookUpdate) -> None:
-        fan = topic.views.get("book")
-        if fan is None:
+        if "book" not in topic.views:
             return
         if topic.book is None:
             topic.book = OrderBook(event.symbol, event.depth or None)
-        result = topic.book.apply(event)
+        self._on_book_result(endpoint, topic, event, topic.book.apply(event))
+
+    def _on_book_result(self, endpoint: T.Endpoint, topic: _Topic, event: BookUpdate, result: Applied) -> None:
+        fan = topic.views.get("book")
+        if fan is None or topic.book is None:
+            return
         if result.changed:
             if result is Applied.RESTART:
                 topic.resyncs += 1

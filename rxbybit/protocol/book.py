@@ -171,7 +171,7 @@ class OrderBook(_BookReader):
         self._ask_px = []
         self._bid = {}
         self._ask = {}
-        self._shared = False
+        self._shared = 0
 
     @property
     def needs_resync(self) -> bool:
@@ -196,8 +196,17 @@ class OrderBook(_BookReader):
                 return _STALE
             self.synced = False
             return _GAP
-        if self._shared:
-            self._unshare()
+        shared = self._shared
+        if shared:  # copy-on-write, per side: only a side this update touches is copied
+            if shared & 1 and update.bids:
+                self._bid_px = self._bid_px.copy()
+                self._bid = self._bid.copy()
+                shared &= 2
+            if shared & 2 and update.asks:
+                self._ask_px = self._ask_px.copy()
+                self._ask = self._ask.copy()
+                shared &= 1
+            self._shared = shared
         depth = self.depth
         # bids: keys are negated prices so the best bid sorts first
         sizes = self._bid
@@ -250,21 +259,14 @@ class OrderBook(_BookReader):
         v._bid = self._bid
         v._ask = self._ask
         v.__class__ = BookView  # type: ignore[assignment]  # from here on, setting an attribute raises
-        self._shared = True
+        self._shared = 3  # both sides are now held by a view
         return v  # type: ignore[return-value]
 
     def clear(self) -> None:
         """Forget all levels and wait for a snapshot."""
-        self._shared = False
+        self._shared = 0
         self._bid_px, self._ask_px, self._bid, self._ask = [], [], {}, {}
         self.synced = False
-
-    def _unshare(self) -> None:
-        self._bid_px = self._bid_px.copy()
-        self._ask_px = self._ask_px.copy()
-        self._bid = self._bid.copy()
-        self._ask = self._ask.copy()
-        self._shared = False
 
     def _reset(self, update: BookUpdate) -> None:
         if not self.symbol:
@@ -282,7 +284,7 @@ class OrderBook(_BookReader):
             del ask[k]
         self._bid_px, self._ask_px = bid_px[:depth], ask_px[:depth]
         self._bid, self._ask = bid, ask
-        self._shared = False
+        self._shared = 0
         self.u = update.u
         self.seq = update.seq
         self.ts = update.ts

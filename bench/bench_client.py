@@ -1,0 +1,225 @@
+"""Benchmark: the reactive client end to end over loopback (simulator process -> observer).
+
+A script, not a test. The simulator runs in a child process (as the exchange would be
+elsewhere); the client subscribes ``orderbook.50.BTCUSDT`` and every book view it emits is
+timestamped. In one run it reports:
+
+* the protocol-only rate (decode + apply, no I/O) from ``bench_protocol``'s generated stream;
+* the highest sustained end-to-end msgs/s with nothing lost, trying increasing push rates;
+* p50/p99 latency (simulator send -> observer ``on_next``) at 5,000 msgs/s.
+
+Targets (issue 4): at least 50,000 msgs/s sustained; p99 under 5 ms at 5,000 msgs/s.
+Run: ``.venv/bin/python bench/bench_client.py [--latency-seconds S] [--burst N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+TOPIC = "orderbook.50.BTCUSDT"
+
+
+def _serve(pipe: Connection) -> None:
+    """Child process: run the simulator and perform bursts on request, returning send times by ``u``."""
+    from rxbybit.sim import Simulator
+
+    async def main() -> None:
+        async with Simulator(port=0, seed=1, symbols=("BTCUSDT",), speed=1.0) as sim:
+            pipe.send(sim.url)
+            loop = asyncio.get_running_loop()
+            while True:
+                cmd = await loop.run_in_executor(None, pipe.recv)
+                if cmd[0] == "stop":
+                    return
+                _, n, rate = cmd
+                feed = sim.book_feed("linear", TOPIC)
+                sent_at: dict[int, float] = {}
+                tick = feed.tick
+
+                def timed_tick(now_ms: int, _tick: Any = tick) -> list[str]:
+                    frames = _tick(now_ms)
+                    if frames:
+                        sent_at[feed.u] = time.monotonic()
+                    return frames
+
+                feed.tick = timed_tick  # type: ignore[method-assign]
+                try:
+                    await sim.burst("linear", TOPIC, n, rate)
+                finally:
+                    feed.tick = tick  # type: ignore[method-assign]
+                pipe.send(sent_at)
+
+    asyncio.run(main())
+
+
+def _blast(pipe: Connection, total: int) -> None:
+    """Child process: a minimal Bybit-shaped server replaying a generated ``orderbook.200`` stream.
+
+    It answers the subscribe, sends the snapshot, then on each request pushes the next ``n`` deltas
+    at ``rate`` msgs/s (None: as fast as the socket takes them), returning send times by ``u``. It
+    measures the client's capacity, where the simulator's market model would be the bottleneck.
+    """
+    from bench_protocol import generate
+    from websockets.asyncio.server import ServerConnection, serve
+
+    import orjson
+
+    frames = generate(total)
+    us = [orjson.loads(f)["data"]["u"] for f in frames]
+    ready: asyncio.Queue[ServerConnection] = asyncio.Queue()
+
+    async def handler(ws: ServerConnection) -> None:
+        async for msg in ws:
+            req = orjson.loads(msg)
+            if req.get("op") == "subscribe":
+                await ws.send(orjson.dumps({"success": True, "ret_msg": "", "conn_id": "blast", "req_id":
+                                            req.get("req_id", ""), "op": "subscribe"}).decode())
+                await ws.send(frames[0])
+                await ready.put(ws)
+            elif req.get("op") == "ping":
+                await ws.send(orjson.dumps({"success": True, "ret_msg": "pong", "conn_id": "blast",
+                                            "req_id": req.get("req_id", ""), "op": "ping"}).decode())
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            pipe.send(f"ws://127.0.0.1:{port}")
+            ws = await ready.get()
+            loop = asyncio.get_running_loop()
+            pos = 1
+            while True:
+                cmd = await loop.run_in_executor(None, pipe.recv)
+                if cmd[0] == "stop":
+                    return
+                _, n, rate = cmd
+                sent_at: dict[int, float] = {}
+                start = time.monotonic()
+                for i in range(n):
+                    sent_at[us[pos]] = time.monotonic()
+                    await ws.send(frames[pos])
+                    pos += 1
+                    if rate is not None:
+                        delay = start + (i + 1) / rate - time.monotonic()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                pipe.send(sent_at)
+
+    asyncio.run(main())
+
+
+async def _client_run(url: str, pipe: Connection, bursts: list[tuple[int, float | None]], depth: int = 50,
+                      ) -> list[dict[str, Any]]:
+    import rxbybit as rb
+
+    results = []
+    async with rb.Bybit(url) as bybit:
+        received: dict[int, float] = {}
+
+        def on_view(view: Any) -> None:
+            received[view.u] = time.monotonic()
+
+        sub = bybit.orderbook("BTCUSDT", depth=depth).subscribe(on_view)
+        while not received:
+            await asyncio.sleep(0.01)
+        loop = asyncio.get_running_loop()
+        for n, rate in bursts:
+            received.clear()
+            resyncs = bybit.health_now().resyncs
+            pipe.send(("burst", n, rate))
+            sent_at: dict[int, float] = await loop.run_in_executor(None, pipe.recv)
+            deadline = time.monotonic() + 30
+            last_u = max(sent_at) if sent_at else 0
+            while last_u not in received and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            got = [u for u in sent_at if u in received]
+            lost = len(sent_at) - len(got)
+            first_send = min(sent_at.values())
+            last_recv = max(received[u] for u in got) if got else first_send
+            latencies = sorted((received[u] - sent_at[u]) * 1000 for u in got)
+            results.append({
+                "target": rate, "sent": len(sent_at), "lost": lost,
+                "resyncs": bybit.health_now().resyncs - resyncs,
+                "send_rate": len(sent_at) / max(max(sent_at.values()) - first_send, 1e-9),
+                "recv_rate": len(got) / max(last_recv - first_send, 1e-9),
+                "p50": statistics.median(latencies) if latencies else float("nan"),
+                "p99": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
+            })
+        sub.dispose()
+    return results
+
+
+def protocol_rate(n: int) -> float:
+    """decode + apply msgs/s on ``bench_protocol``'s generated orderbook.200 stream."""
+    from bench_protocol import generate
+
+    from rxbybit.protocol import OrderBook, decode
+
+    frames = generate(n)
+    book = OrderBook()
+    start = time.perf_counter()
+    for f in frames:
+        book.apply(decode(f))  # type: ignore[arg-type]
+    return len(frames) / (time.perf_counter() - start)
+
+
+def report(title: str, results: list[dict[str, Any]], proto: float) -> None:
+    """Print one source's table and its headline numbers."""
+    print(f"\n{title} -> client observer")
+    print(f"{'target msgs/s':>14} {'sent':>7} {'lost':>5} {'resyncs':>7} {'server send/s':>13} "
+          f"{'client recv/s':>13} {'p50 ms':>7} {'p99 ms':>7}")
+    best = 0.0
+    for r in results:
+        target = "max" if r["target"] is None else f"{r['target']:,.0f}"
+        print(f"{target:>14} {r['sent']:>7} {r['lost']:>5} {r['resyncs']:>7} {r['send_rate']:>13,.0f} "
+              f"{r['recv_rate']:>13,.0f} {r['p50']:>7.2f} {r['p99']:>7.2f}")
+        if r["lost"] == 0 and r["resyncs"] == 0 and r["target"] != 5_000.0:
+            best = max(best, r["recv_rate"])
+    lat = results[-1]
+    print(f"highest sustained with nothing lost: {best:,.0f} msgs/s ({best / proto:.2f}x the protocol-only rate; "
+          f"target >= 50,000)")
+    print(f"latency at 5,000 msgs/s: p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms (target p99 < 5 ms)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--burst", type=int, default=40_000, help="deltas per throughput step")
+    parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of the 5,000 msgs/s run")
+    args = parser.parse_args()
+
+    proto = protocol_rate(50_000)
+    steps: list[tuple[int, float | None]] = [(args.burst, r) for r in (20_000.0, 50_000.0, 100_000.0, None)]
+    steps.append((int(5_000 * args.latency_seconds), 5_000.0))
+    total = sum(n for n, _ in steps) + 10
+    runs = {
+        "simulator (market model in a child process)": (_serve, (), 50),
+        "replay server (pre-generated frames in a child process)": (_blast, (total,), 200),
+    }
+    print(f"protocol only (decode + apply, no I/O): {proto:,.0f} msgs/s")
+    for title, (target, extra, depth) in runs.items():
+        parent, child = mp.Pipe()
+        proc = mp.get_context("spawn").Process(target=target, args=(child, *extra), daemon=True)
+        proc.start()
+        try:
+            url = parent.recv()
+            results = asyncio.run(_client_run(url, parent, steps, depth))
+            parent.send(("stop",))
+        finally:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+        report(title, results, proto)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
