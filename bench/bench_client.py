@@ -46,10 +46,11 @@ def _serve(pipe: Connection) -> None:
                 sent_at: dict[int, float] = {}
                 tick = feed.tick
 
-                def timed_tick(now_ms: int, _tick: Any = tick) -> list[str]:
-                    frames = _tick(now_ms)
+                def timed_tick(now_ms: int, _tick: Any = tick, _feed: Any = feed,
+                               _sent: dict[int, float] = sent_at) -> list[str]:
+                    frames: list[str] = _tick(now_ms)
                     if frames:
-                        sent_at[feed.u] = time.monotonic()
+                        _sent[_feed.u] = time.monotonic()
                     return frames
 
                 feed.tick = timed_tick  # type: ignore[method-assign]
@@ -69,10 +70,9 @@ def _blast(pipe: Connection, total: int) -> None:
     at ``rate`` msgs/s (None: as fast as the socket takes them), returning send times by ``u``. It
     measures the client's capacity, where the simulator's market model would be the bottleneck.
     """
+    import orjson
     from bench_protocol import generate
     from websockets.asyncio.server import ServerConnection, serve
-
-    import orjson
 
     frames = generate(total)
     us = [orjson.loads(f)["data"]["u"] for f in frames]
