@@ -200,7 +200,9 @@ class TradeClient:
     ) -> TradeResponse:
         """Send one raw trade request and wait for its reply (``retCode`` 0), else raise."""
         deadline = self.timeout if timeout is None else timeout
-        req = requests.trade(op, params, category=category, recv_window_ms=self.recv_window_ms)
+        if op not in requests.TRADE_OPS:
+            raise ValueError(f"unknown trade op {op!r}; expected one of {', '.join(requests.TRADE_OPS)}")
+        req_id = requests.next_req_id("rxt")
         link = _link_id(params)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -208,21 +210,23 @@ class TradeClient:
         try:
             await conn.wait_ready(deadline)
         except TimeoutError:
-            raise self._unknown(op, "the trade connection did not open in time", req.req_id, link) from None
+            raise self._unknown(op, "the trade connection did not open in time", req_id, link) from None
+        # built after the socket is ready, so the timestamp is fresh for Bybit's recv-window check
+        frame = requests.trade(op, params, req_id=req_id, category=category, recv_window_ms=self.recv_window_ms).frame
         future: asyncio.Future[TradeResponse] = loop.create_future()
-        self._pending[req.req_id] = (future, op, link)
+        self._pending[req_id] = (future, op, link)
         try:
-            await conn.send_text(_restamp(req, op, params, category, self.recv_window_ms))
+            await conn.send_text(frame)
             remaining = max(0.0, deadline - (loop.time() - started))
             response = await asyncio.wait_for(asyncio.shield(future), remaining)
         except TimeoutError:
-            raise self._unknown(op, f"no reply within {deadline} s", req.req_id, link) from None
+            raise self._unknown(op, f"no reply within {deadline} s", req_id, link) from None
         except (ConnectionClosedError, OSError) as exc:
-            raise self._unknown(op, f"connection lost: {exc}", req.req_id, link) from None
+            raise self._unknown(op, f"connection lost: {exc}", req_id, link) from None
         finally:
-            self._pending.pop(req.req_id, None)
+            self._pending.pop(req_id, None)
         if not response.ok:
-            error = TradeError(op, response.ret_code, response.ret_msg, req.req_id, link)
+            error = TradeError(op, response.ret_code, response.ret_msg, req_id, link)
             self._errors.emit(error)
             raise error
         return response
@@ -282,7 +286,3 @@ def _link_id(params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str | N
     links = [str(p["orderLinkId"]) for p in params if p.get("orderLinkId")]
     return ",".join(links) or None
 
-
-def _restamp(req: requests.TradeRequest, op: str, params: Any, category: str | None, recv_window_ms: int) -> str:
-    """Rebuild the frame with a fresh timestamp (waiting for the socket may have taken a while)."""
-    return requests.trade(op, params, req_id=req.req_id, category=category, recv_window_ms=recv_window_ms).frame

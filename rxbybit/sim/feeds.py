@@ -9,6 +9,7 @@ snapshot of exactly what the others hold, and tests can read the published book 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Protocol
 
@@ -81,7 +82,8 @@ class BookFeed(Feed):
         self.market = market
         self.depth = depth
         self.period_ms = BOOK_PUSH_MS.get(depth, 100)
-        self.u = 0
+        # real update ids are large; starting at 1 would read as a service restart (u == 1)
+        self.u = 10_000_000 + zlib.crc32(f"{market.seed}:{topic}".encode()) % 90_000_000
         self.seq = 0
         self.cts = 0
         self.bids: dict[int, int] = {}

@@ -14,6 +14,7 @@ import random
 import uuid
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -124,6 +125,13 @@ class Book:
         k = self._keys[side][index]
         return -k if side == "Buy" else k
 
+    def levels(self, side: Side) -> Iterator[tuple[int, int]]:
+        """Every level of a side as ``(price, size)``, best first, lazily (stop early when you can)."""
+        sign = -1 if side == "Buy" else 1
+        for k in self._keys[side]:
+            p = sign * k
+            yield p, self.size(side, p)
+
     def top(self, side: Side, n: int) -> list[tuple[int, int]]:
         """The best ``n`` levels of a side as ``(price, size)``, best first."""
         sign = -1 if side == "Buy" else 1
@@ -200,6 +208,7 @@ class Market:
 
     def __init__(self, inst: Instrument, seed: int, t_ms: int) -> None:
         self.inst = inst
+        self.seed = seed
         self.rng = random.Random(f"{seed}:{inst.category}:{inst.symbol}")
         self.book = Book()
         self.seq = self.rng.randrange(10**9, 9 * 10**10)
@@ -377,7 +386,7 @@ class Market:
         """Size a taker on ``side`` could fill now up to ``limit`` (None: no limit)."""
         book, opp = self.book, opposite(side)
         total = 0
-        for p, s in book.top(opp, book.count(opp)):
+        for p, s in book.levels(opp):
             if limit is not None and ((side == "Buy" and p > limit) or (side == "Sell" and p < limit)):
                 break
             total += s
