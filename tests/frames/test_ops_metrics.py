@@ -133,7 +133,7 @@ def test_public_names_of_ops_frames_and_widgets() -> None:
     from rxbybit import frames, widgets
 
     assert set(ops.__all__) == {"Point", "imbalance", "mid", "rolling", "spread", "to_book", "to_frame", "to_ohlc",
-                                "vwap"}
+                                "to_state", "vwap"}
     assert all(callable(getattr(ops, n)) for n in ops.__all__)
     assert {"LiveFrame", "BookFrame", "RenderScheduler"} <= set(frames.__all__)
     assert {"LiveTable", "OrderBookLadder", "TickerBoard", "Candles", "StatusBar"} <= set(widgets.__all__)
