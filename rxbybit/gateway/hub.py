@@ -26,7 +26,7 @@ from ..protocol import topics as T
 from ..protocol._json import JSONDecodeError, loads
 from ..protocol.ticker import Ticker
 from .auth import Identity
-from .envelopes import ErrorCode, event, event_frame
+from .envelopes import ErrorCode, event, event_frame, text_frame
 from .profile import (
     notification,
     notification_from_execution,
@@ -44,8 +44,8 @@ ClientFactory = Callable[[str, Identity | None], Bybit]
 class Sink(Protocol):
     """Where a subscription's frames go: a gateway connection."""
 
-    def deliver(self, data: bytes) -> None:
-        """Send one ready ``event`` frame."""
+    def deliver(self, data: bytes, wire: bytes | None = None) -> None:
+        """Send one ready ``event`` frame (``wire``: the same, already framed for the socket)."""
 
     def fail(self, path: str, code: ErrorCode, message: str) -> None:
         """The subscription ``path`` ended with an error (it is gone once this is called)."""
@@ -152,9 +152,10 @@ class _Router:
         if entry is None:
             return
         data = event_frame(entry.path, raw)
+        wire = text_frame(data)
         for sink in tuple(entry.sinks.values()):
             try:
-                sink.deliver(data)
+                sink.deliver(data, wire)
             except Exception:  # one broken connection never stops the others
                 log.exception("delivering %s failed for one connection", entry.path)
 
@@ -214,9 +215,10 @@ class _Group:
         if not self.sinks:
             return
         frame = event(self.path, data)
+        wire = text_frame(frame)
         for sink in tuple(self.sinks.values()):
             try:
-                sink.deliver(frame)
+                sink.deliver(frame, wire)
             except Exception:
                 log.exception("delivering %s failed for one connection", self.path)
 

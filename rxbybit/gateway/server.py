@@ -43,14 +43,24 @@ DEFAULT_SYMBOLS: Final[tuple[tuple[T.Category, str], ...]] = (
 class _WsOutbox:
     """A session's writer: synchronous frame writes on the event loop, as ``broadcast`` does."""
 
-    __slots__ = ("_closing", "ws")
+    __slots__ = ("_closing", "_plain", "ws")
 
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
         self._closing: asyncio.Task[None] | None = None
+        self._plain = not ws.protocol.extensions  # no compression: a frame's bytes are the same for all
 
     def send(self, data: str | bytes) -> None:
         broadcast((self.ws,), data, text=True)
+
+    def send_wire(self, data: bytes, wire: bytes) -> None:
+        """Write the pre-encoded frame straight to the socket (fan-out fast path), else as ``send``."""
+        ws = self.ws
+        if self._plain and ws.protocol.state is State.OPEN and ws.send_in_progress is None \
+                and ws.transport is not None:
+            ws.transport.write(wire)
+        else:
+            broadcast((ws,), data, text=True)
 
     def buffered(self) -> int:
         transport = self.ws.transport

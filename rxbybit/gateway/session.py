@@ -48,6 +48,9 @@ class Outbox(Protocol):
     def close(self, code: int, reason: str) -> None:
         """Close the connection."""
 
+    def send_wire(self, data: bytes, wire: bytes) -> None:
+        """Queue one text frame given both as payload and as encoded frame (use either)."""
+
 
 class Session:
     """Protocol state of one connection."""
@@ -285,7 +288,7 @@ class Session:
 
     # ------------------------------------------------------------------ output (called by the hub)
 
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, data: bytes, wire: bytes | None = None) -> None:
         """Send one event frame, or count it as dropped while the client reads too slowly."""
         if self.closed:
             return
@@ -296,7 +299,10 @@ class Session:
             count, self.dropped = self.dropped, 0
             self.outbox.send(error(ErrorCode.LAGGING, f"{count} events were dropped because this connection read "
                                    "too slowly"))
-        self.outbox.send(data)
+        if wire is None:
+            self.outbox.send(data)
+        else:
+            self.outbox.send_wire(data, wire)
 
     def fail(self, path: str, code: ErrorCode, message: str) -> None:
         """A subscription ended upstream: forget it and tell the client."""

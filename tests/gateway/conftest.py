@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -87,6 +88,18 @@ class Client:
                 break
         return out
 
+    async def close(self) -> None:
+        """Close, reading what is still in flight so the close handshake is not stuck behind it."""
+
+        async def drain() -> None:
+            with contextlib.suppress(Exception):
+                async for _ in self.ws:
+                    pass
+
+        reader = asyncio.create_task(drain())
+        await self.ws.close()
+        await asyncio.wait_for(reader, 5)
+
     def events(self, path: str) -> list[dict[str, Any]]:
         return [m for m in self.seen if m["type"] == "event" and m["path"] == path]
 
@@ -106,12 +119,15 @@ async def gateway(store: UserStore) -> AsyncIterator[Gateway]:
 
 @pytest.fixture
 async def client(gateway: Gateway) -> AsyncIterator[Client]:
-    async with connect(gateway.url, max_size=2**22) as ws:
-        yield Client(ws)
+    c = Client(await connect(gateway.url, max_size=2**22))
+    try:
+        yield c
+    finally:
+        await c.close()
 
 
 async def open_client(gateway: Gateway) -> Client:
-    """A further client; the caller closes ``client.ws``."""
+    """A further client; the caller closes it (``await client.close()``)."""
     return Client(await connect(gateway.url, max_size=2**22))
 
 

@@ -119,6 +119,9 @@ class Outbox:
     def buffered(self) -> int:
         return 0
 
+    def send_wire(self, data: bytes, wire: bytes) -> None:
+        self.send(data)
+
     def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 

@@ -74,8 +74,8 @@ async def test_each_user_sees_only_their_own_private_data(gateway: Gateway, stor
         await alice.collect(1.0)
         assert not _mentions(alice.seen, "bob-order-1")
     finally:
-        await alice.ws.close()
-        await bob.ws.close()
+        await alice.close()
+        await bob.close()
 
 
 async def test_a_users_connections_share_one_upstream_that_closes_with_the_last(gateway: Gateway,
@@ -92,11 +92,11 @@ async def test_a_users_connections_share_one_upstream_that_closes_with_the_last(
             await c.until(lambda m: m["path"] == ORDER and _mentions([m], "shared-1"), what="the order on both")
         assert _private_conns(gateway) == 1
         assert gateway.hub is not None and gateway.hub.users_online() == ("alice",)
-        await first.ws.close()
+        await first.close()
         await asyncio.sleep(0.3)
         assert _private_conns(gateway) == 1, "the second connection still needs it"
     finally:
-        await second.ws.close()
+        await second.close()
     await eventually(lambda: _private_conns(gateway) == 0, what="alice's private upstream to close")
     assert gateway.hub is not None and gateway.hub.users_online() == ()
 
@@ -120,8 +120,8 @@ async def test_gateway_notifications_reach_only_their_user(gateway: Gateway, sto
         other = await carol.request("authorization", {"accessToken": store.rotate("alice"), "fingerprint": "fp"})
         assert other["code"] == ErrorCode.ALREADY_AUTHORIZED
     finally:
-        await alice.ws.close()
-        await carol.ws.close()
+        await alice.close()
+        await carol.close()
 
 
 async def test_bad_bybit_keys_give_an_error_event_not_a_crash(gateway: Gateway, store: UserStore) -> None:
@@ -135,4 +135,4 @@ async def test_bad_bybit_keys_give_an_error_event_not_a_crash(gateway: Gateway, 
         assert "SIMunknownSECRET" not in err["message"]
         assert (await mallory.request("/symbols"))["type"] == "ack", "the connection goes on"
     finally:
-        await mallory.ws.close()
+        await mallory.close()

@@ -65,7 +65,7 @@ async def test_many_clients_one_exchange_subscription(gateway: Gateway) -> None:
         await eventually(lambda: len(feed.subscribers) == 0, what="the exchange subscription to be released")
     finally:
         for c in clients:
-            await c.ws.close()
+            await c.close()
 
 
 async def test_same_events_for_every_client_and_nothing_after_unsubscribe(gateway: Gateway) -> None:
@@ -83,8 +83,8 @@ async def test_same_events_for_every_client_and_nothing_after_unsubscribe(gatewa
         assert not [m for m in tail if m["type"] == "event" and m["path"] == TICKER]
         await b.until(lambda m: m["type"] == "event" and m["path"] == TICKER, what="b's events going on")
     finally:
-        await a.ws.close()
-        await b.ws.close()
+        await a.close()
+        await b.close()
 
 
 async def test_symbols_list_then_live_events(client: Client) -> None:
@@ -183,12 +183,12 @@ async def test_flood_is_refused_then_the_abuser_is_closed(gateway: Gateway) -> N
         assert closed or c.ws.close_code == 1008
         assert c.ws.close_code == 1008
     finally:
-        await c.ws.close()
+        await c.close()
     other = await open_client(gateway)
     try:
         assert (await other.request("/external", {"direction": "spot"}))["type"] == "ack", "others unaffected"
     finally:
-        await other.ws.close()
+        await other.close()
 
 
 async def test_frame_over_the_hard_limit_closes_only_that_connection(gateway: Gateway) -> None:
@@ -201,7 +201,7 @@ async def test_frame_over_the_hard_limit_closes_only_that_connection(gateway: Ga
     try:
         assert (await other.request("/external", {"direction": "spot"}))["type"] == "ack"
     finally:
-        await other.ws.close()
+        await other.close()
 
 
 async def test_page_is_served_on_the_same_port(gateway: Gateway) -> None:

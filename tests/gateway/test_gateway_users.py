@@ -132,7 +132,7 @@ async def test_authorization_over_the_gateway(gateway: Gateway, store: UserStore
         stolen = await other.request("authorization", {"accessToken": token, "fingerprint": "fp-2"})
         assert stolen["code"] == ErrorCode.AUTH_FAILED and "fingerprint" in stolen["message"]
     finally:
-        await other.ws.close()
+        await other.close()
 
 
 async def test_token_guessing_closes_the_connection(gateway: Gateway) -> None:
@@ -146,7 +146,7 @@ async def test_token_guessing_closes_the_connection(gateway: Gateway) -> None:
         await c.ws.wait_closed()
         assert c.ws.close_code == 1008
     finally:
-        await c.ws.close()
+        await c.close()
 
 
 async def test_gateway_with_jwt_verifier(store: UserStore) -> None:
@@ -161,7 +161,7 @@ async def test_gateway_with_jwt_verifier(store: UserStore) -> None:
             ok = await c.request("authorization", {"accessToken": token, "fingerprint": "fp"})
             assert ok["data"] == {"user": "alice", "privateStreams": True}
         finally:
-            await c.ws.close()
+            await c.close()
 
 
 def test_store_verifier_repr_has_no_secret(tmp_path: Path) -> None:

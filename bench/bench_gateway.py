@@ -1,0 +1,293 @@
+"""Benchmark: one topic fanned out to many gateway clients on loopback, side by side with direct clients.
+
+A script, not a test. The simulator publishes ``orderbook.50.BTCUSDT`` every 20 ms (50 msgs/s at
+``--speed 1``). In one run it measures, with the same number of clients:
+
+* ``direct``: ``--clients`` websockets subscribed straight to the simulator (the floor: one hop);
+* ``gateway``: ``--clients`` websockets subscribed through the gateway (``/external`` pass-through),
+  which holds a single upstream subscription and fans it out.
+
+The simulator, the gateway (this process) and the clients (minimal RFC 6455 readers) run in three
+processes, so no side competes with another for one interpreter. Latency is client receive time
+minus the frame's exchange ``ts``, corrected by the simulator's clock offset (measured at start;
+its clock runs at wall speed at ``--speed 1``). Printed per mode:
+delivered msgs/s, msgs/s per client, p50/p99/max latency, and the gateway/direct ratios.
+Target: gateway p99 under 100 ms at 50 msgs/s per client with 1,000 clients.
+
+Run: ``.venv/bin/python bench/bench_gateway.py [--clients 1000] [--seconds 10] [--warmup 2]``.
+Bounded: every phase has a deadline, and the child is killed if it overruns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import statistics
+import struct
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+TOPIC = "orderbook.50.BTCUSDT"
+
+
+# --------------------------------------------------------------------------- the client side (child process)
+
+
+def _raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class _Reader(asyncio.Protocol):
+    """A minimal RFC 6455 client that only reads: one Python websockets client per connection would
+    make the client process, not the gateway, the bottleneck at 50,000 msgs/s on two cores."""
+
+    def __init__(self, host: str, path: str, subscribe: str, on_frames: Any) -> None:
+        self.host = host
+        self.path = path
+        self.subscribe = subscribe
+        self.on_frames = on_frames
+        self.buf = bytearray()
+        self.upgraded = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write((f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                         ).encode())
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert self.transport is not None
+        self.transport.write(head + mask + body)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time() * 1000
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if b" 101 " not in buf[:end].split(b"\r\n", 1)[0]:
+                self.ready.set_exception(ConnectionError(bytes(buf[:end]).decode(errors="replace")))
+                return
+            del buf[:end + 4]
+            self.upgraded = True
+            self._send(1, self.subscribe.encode())
+            self.ready.set_result(None)
+        stamps = []
+        pos = 0
+        size = len(buf)
+        while size - pos >= 2:
+            opcode = buf[pos] & 0x0F
+            n = buf[pos + 1] & 0x7F
+            start = pos + 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                start = pos + 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                start = pos + 10
+            end = start + n
+            if end > size:
+                break
+            if opcode == 1:
+                i = buf.find(b'"ts":', start, end)
+                if i > 0:
+                    j = i + 5
+                    k = j
+                    while 48 <= buf[k] <= 57:
+                        k += 1
+                    stamps.append(int(buf[j:k]))
+            elif opcode == 9:
+                self._send(10, bytes(buf[start:end]))
+            elif opcode == 8 and self.transport is not None:
+                self.transport.close()
+            pos = end
+        del buf[:pos]
+        if stamps:
+            self.on_frames(now, stamps)
+
+
+async def _clients_main(url: str, mode: str, n: int, warmup: float, seconds: float,
+                        offset_ms: float) -> dict[str, Any]:
+    _raise_fd_limit()
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    if mode == "gateway":
+        subscribe = json.dumps({"path": "/external", "payload": {"direction": "linear", "op": "subscribe",
+                                                                  "args": [TOPIC]}})
+    else:
+        subscribe = json.dumps({"op": "subscribe", "args": [TOPIC]})
+    lat: list[float] = []
+    window = [float("inf"), float("inf")]  # wall-clock ms: [start, stop)
+
+    def on_frames(now: float, stamps: list[int]) -> None:
+        if window[0] <= now < window[1]:
+            lat.extend(now - offset_ms - ts for ts in stamps)
+
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(64)  # open connections 64 at a time
+    t0 = time.monotonic()
+    readers: list[_Reader] = []
+
+    async def open_one() -> None:
+        async with gate:
+            _, reader = await loop.create_connection(lambda: _Reader(f"{host}:{port}", parts.path or "/",
+                                                                     subscribe, on_frames), host, port)
+            await asyncio.wait_for(reader.ready, 30)
+            readers.append(reader)
+
+    await asyncio.wait_for(asyncio.gather(*(open_one() for _ in range(n))), 120)
+    connect_s = time.monotonic() - t0
+    window[0] = time.time() * 1000 + warmup * 1000
+    window[1] = window[0] + seconds * 1000
+    await asyncio.sleep(warmup + seconds + 0.2)
+    for r in readers:
+        if r.transport is not None:
+            r.transport.abort()
+    lat.sort()
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
+
+    return {"mode": mode, "clients": n, "seconds": seconds, "messages": len(lat),
+            "msgs_per_s": len(lat) / seconds, "per_client": len(lat) / seconds / n,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": lat[-1] if lat else float("nan"),
+            "mean_ms": statistics.fmean(lat) if lat else float("nan"), "connect_s": round(connect_s, 2)}
+
+
+# --------------------------------------------------------------------------- the server side (parent process)
+
+
+async def _phase(url: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--role", "clients", "--url", url, "--mode", mode, "--clients", str(args.clients),
+        "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--offset-ms", str(args.offset_ms),
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 180 + args.seconds + args.warmup)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise SystemExit(f"{mode}: the client process overran its deadline and was killed") from None
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode}: the client process failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+async def _clock_offset(sim: Any) -> float:
+    """Wall clock minus the simulator's clock (constant at speed 1), so latency counts from the push.
+
+    The simulator's clock advances in ticks; just after a tick the difference is smallest, so the
+    minimum over a few samples is the offset."""
+    samples = []
+    for _ in range(50):
+        samples.append(time.time() * 1000 - float(sim.now_ms()))
+        await asyncio.sleep(0.004)
+    return min(samples)
+
+
+async def _sim_main(speed: float, max_seconds: float) -> None:
+    """The exchange, in its own process: prints its URL and clock offset, serves until stdin closes."""
+    _raise_fd_limit()
+    from rxbybit.sim import Simulator
+
+    async with Simulator(host="127.0.0.1", port=0, seed=1, symbols=("BTCUSDT",), speed=speed) as sim:
+        await asyncio.sleep(0.3)
+        print(json.dumps({"url": sim.url, "offset_ms": await _clock_offset(sim)}), flush=True)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        await asyncio.wait_for(reader.read(), max_seconds)
+
+
+async def _server_main(args: argparse.Namespace) -> None:
+    _raise_fd_limit()
+    from rxbybit.gateway import Gateway, Limits
+
+    budget = 2 * (180 + args.seconds + args.warmup) + 60
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--role", "sim", "--speed", str(args.speed), "--seconds", str(budget),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert sim.stdout is not None
+        info = json.loads(await asyncio.wait_for(sim.stdout.readline(), 30))
+        args.offset_ms = info["offset_ms"]
+        limits = Limits(max_buffered_bytes=8 * 2**20)
+        async with Gateway(info["url"], symbols=(("linear", "BTCUSDT"),), limits=limits) as gw:
+            results = []
+            for mode, url in (("direct", info["url"] + "/v5/public/linear"), ("gateway", gw.url)):
+                print(f"{mode}: {args.clients} clients for {args.seconds:g} s (+{args.warmup:g} s warm-up)...",
+                      file=sys.stderr, flush=True)
+                results.append(await _phase(url, mode, args))
+                await asyncio.sleep(1.0)  # let the previous clients' connections drain
+            dropped = sum(s.dropped for s in gw.sessions)
+    finally:
+        if sim.stdin is not None:
+            sim.stdin.close()
+        try:
+            await asyncio.wait_for(sim.wait(), 10)
+        except TimeoutError:
+            sim.kill()
+            await sim.wait()
+    print(f"\none topic ({TOPIC}, simulator speed {args.speed:g}) to {args.clients} clients on loopback, "
+          f"{args.seconds:g} s measured; simulator, gateway and clients in three processes")
+    print(f"{'mode':<8} {'msgs/s':>10} {'per client':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for r in results:
+        print(f"{r['mode']:<8} {r['msgs_per_s']:>10.0f} {r['per_client']:>11.1f} {r['p50_ms']:>8.1f} "
+              f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f}")
+    d, g = results
+    print(f"gateway/direct: throughput x{g['msgs_per_s'] / max(d['msgs_per_s'], 1e-9):.2f}, "
+          f"p99 x{g['p99_ms'] / max(d['p99_ms'], 1e-9):.2f}; events dropped for slow clients: {dropped}")
+    verdict = "meets" if g["p99_ms"] < 100 and g["per_client"] >= 0.9 * 50 * args.speed else "misses"
+    print(f"target (gateway p99 < 100 ms at 50 msgs/s per client): {verdict} "
+          f"(p99 {g['p99_ms']:.1f} ms, {g['per_client']:.1f} msgs/s per client; the simulator publishes "
+          f"{d['per_client']:.1f} msgs/s to direct clients)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (1: 50 msgs/s on orderbook.50)")
+    parser.add_argument("--role", choices=("server", "clients", "sim"), default="server", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=("direct", "gateway"), help=argparse.SUPPRESS)
+    parser.add_argument("--offset-ms", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.clients < 1 or args.seconds <= 0:
+        parser.error("--clients must be at least 1 and --seconds positive")
+    if args.role == "sim":
+        asyncio.run(_sim_main(args.speed, args.seconds))
+    elif args.role == "clients":
+        result = asyncio.run(_clients_main(args.url, args.mode, args.clients, args.warmup, args.seconds,
+                                           args.offset_ms))
+        print(json.dumps(result), flush=True)
+    else:
+        asyncio.run(_server_main(args))
+
+
+if __name__ == "__main__":
+    main()
