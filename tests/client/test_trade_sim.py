@@ -180,6 +180,7 @@ async def test_disconnect_mid_request_fails_pending_requests_at_once(sim: Simula
 async def test_thousand_concurrent_requests_are_correlated(sim: Simulator) -> None:
     async with Simulator(seed=5, rate_limit=100_000, speed=1.0) as big, \
             fast_client(big, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
+            bybit.trade.timeout = 60.0  # a loaded 2-core CI machine may take a while for 1,000 orders
             bid, _ = await best(bybit)
             price = f"{round(bid * 0.5, 1)}"
             links = [f"c-{i}" for i in range(1000)]
