@@ -266,7 +266,9 @@ class Bybit:
         last: float | None = None
         for t in self._topics.values():
             age = None if t.last_at is None else now - t.last_at
-            topics[t.name] = TopicHealth(t.name, t.rate, age, t.messages, t.resyncs)
+            conn = self._connections.get(t.endpoint)
+            confirmed = conn is not None and t.name in conn.confirmed
+            topics[t.name] = TopicHealth(t.name, t.rate, age, t.messages, t.resyncs, confirmed)
             total_rate += t.rate
             if t.last_at is not None and (last is None or t.last_at > last):
                 last = t.last_at
@@ -294,6 +296,25 @@ class Bybit:
             topics=topics,
             last_error=self._last_error or (errors[-1] if errors else None),
         )
+
+    async def wait_subscribed(self, timeout: float = 10.0) -> None:
+        """Wait until Bybit has acknowledged every topic that has observers.
+
+        Private streams have no initial snapshot, so wait for this before placing an order whose
+        pushes you want to see. Raises ``TimeoutError`` naming the topics still pending.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            pending = [
+                t.name for t in self._topics.values()
+                if t.observers and t.name not in self._connection(t.endpoint).confirmed
+            ]
+            if not pending:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"not acknowledged by Bybit within {timeout} s: {', '.join(pending)}")
+            await asyncio.sleep(0.01)
 
     def _send_health_now(self, observer: abc.ObserverBase[Health]) -> None:
         with contextlib.suppress(Exception):

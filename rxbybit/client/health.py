@@ -18,6 +18,8 @@ class TopicHealth:
     last_message_age_s: float | None
     messages: int
     resyncs: int = 0
+    subscribed: bool = False
+    """True once Bybit has acknowledged the subscription on the current socket."""
 
 
 @dataclass(frozen=True, slots=True)

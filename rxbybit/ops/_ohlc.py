@@ -11,6 +11,7 @@ from pandas.tseries.frequencies import to_offset
 from reactivex import abc
 
 from ..protocol import Candle
+from ._stateful import keep_label
 
 
 class _Buckets:
@@ -115,6 +116,6 @@ def to_ohlc(
 
             return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
 
-        return rx.create(subscribe)
+        return keep_label(source, rx.create(subscribe))
 
     return operator

@@ -36,6 +36,15 @@ def stateful(make: Callable[[], Callable[[T], R | None]]) -> Callable[[rx.Observ
 
             return source.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
 
-        return rx.create(subscribe)
+        return keep_label(source, rx.create(subscribe))
 
     return operator
+
+
+def keep_label(source: rx.Observable[Any], derived: rx.Observable[R]) -> rx.Observable[R]:
+    """Carry the source's ``simulated`` flag over to a derived stream, so frames built from it
+    stay labelled SIMULATED."""
+    flag = getattr(source, "simulated", None)
+    if flag is not None:
+        setattr(derived, "simulated", flag)  # noqa: B010
+    return derived

@@ -53,8 +53,8 @@ class Candles(LiveWidget):
         )
         self.figure = bqplot.Figure(
             marks=[self.mark],
-            axes=[bqplot.Axis(scale=x, label="time (UTC)"), bqplot.Axis(scale=y, side="left")],
-            fig_margin={"top": 10, "bottom": 40, "left": 60, "right": 10},
+            axes=[bqplot.Axis(scale=x, label="time (UTC)"), bqplot.Axis(scale=y, side="left", tick_format=",.6~g")],
+            fig_margin={"top": 10, "bottom": 40, "left": 80, "right": 10},
             layout=ipywidgets.Layout(width="100%", height=height),
         )
         super().__init__([self.header, self.figure], render_fps=render_fps, scheduler=scheduler)

@@ -17,16 +17,26 @@ _BID = "rgba(22,163,74,0.25)"
 _ASK = "rgba(220,38,38,0.25)"
 
 
-def _fmt(x: float) -> str:
-    return f"{x:,.8g}"
+def _fmt(x: float, places: int | None = None) -> str:
+    return f"{x:,.8g}" if places is None else f"{x:,.{places}f}"
 
 
-def _row(price: float, size: float, cum: float, max_cum: float, color: str, side: str) -> str:
+def _places(values: list[float]) -> int:
+    """Decimals needed to show every value exactly (at most 8), so a column lines up."""
+    most = 0
+    for v in values:
+        text = f"{v:.8f}".rstrip("0")
+        most = max(most, len(text) - text.index(".") - 1)
+    return most
+
+
+def _row(price: float, size: float, cum: float, max_cum: float, color: str, side: str, places: int | None = None,
+         ) -> str:
     pct = 100.0 * cum / max_cum if max_cum > 0 else 0.0
     bar = f"background:linear-gradient(to left,{color} {pct:.1f}%,transparent {pct:.1f}%)"
     return (
         f'<tr class="rxbybit-{side}" style="{bar}"><td style="text-align:right">{_fmt(size)}</td>'
-        f'<td style="text-align:right;font-weight:bold">{_fmt(price)}</td>'
+        f'<td style="text-align:right;font-weight:bold">{_fmt(price, places)}</td>'
         f'<td style="text-align:right;opacity:0.7">{_fmt(cum)}</td></tr>'
     )
 
@@ -48,7 +58,9 @@ def ladder_html(view: BookView | None, levels: int) -> str:
         total += s
         cum_a.append(total)
     max_cum = max(cum_b[-1] if cum_b else 0.0, cum_a[-1] if cum_a else 0.0)
-    rows = [_row(p, s, c, max_cum, _ASK, "ask") for (p, s), c in reversed(list(zip(asks, cum_a, strict=True)))]
+    places = _places([p for p, _ in bids] + [p for p, _ in asks])
+    rows = [_row(p, s, c, max_cum, _ASK, "ask", places)
+            for (p, s), c in reversed(list(zip(asks, cum_a, strict=True)))]
     spread = view.spread
     mid = view.mid
     rows.append(
@@ -56,7 +68,7 @@ def ladder_html(view: BookView | None, levels: int) -> str:
         f"spread {_fmt(spread) if spread is not None else '-'} &middot; mid {_fmt(mid) if mid is not None else '-'}"
         "</td></tr>"
     )
-    rows.extend(_row(p, s, c, max_cum, _BID, "bid") for (p, s), c in zip(bids, cum_b, strict=True))
+    rows.extend(_row(p, s, c, max_cum, _BID, "bid", places) for (p, s), c in zip(bids, cum_b, strict=True))
     return (
         '<table style="font-family:monospace;font-size:12px;border-collapse:collapse;min-width:280px">'
         "<tr><th>size</th><th>price</th><th>total</th></tr>" + "".join(rows) + "</table>"

@@ -237,3 +237,11 @@ async def test_demo_network_has_no_ws_trade_api() -> None:
         await bybit.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Market", qty="1")
 
 
+
+
+async def test_wait_subscribed_and_health_say_when_private_topics_are_live(trader: rb.Bybit) -> None:
+    trader.orders().subscribe(lambda o: None)
+    trader.wallet().subscribe(lambda o: None)
+    await trader.wait_subscribed(timeout=10)
+    topics = trader.health_now().topics
+    assert topics["order"].subscribed and topics["wallet"].subscribed

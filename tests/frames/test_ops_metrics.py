@@ -138,3 +138,18 @@ def test_public_names_of_ops_frames_and_widgets() -> None:
     assert {"LiveFrame", "BookFrame", "RenderScheduler"} <= set(frames.__all__)
     assert {"LiveTable", "OrderBookLadder", "TickerBoard", "Candles", "StatusBar"} <= set(widgets.__all__)
     assert rxbybit.widgets is widgets and rxbybit.ops is ops
+
+
+def test_derived_streams_keep_the_simulated_label() -> None:
+    from reactivex.subject import Subject
+
+    source: Subject[Any] = Subject()
+    source.simulated = True  # type: ignore[attr-defined]  # what the client sets on simulator streams
+    for derived in (source.pipe(ops.mid()), source.pipe(ops.spread()), source.pipe(ops.vwap()),
+                    source.pipe(ops.to_ohlc("1min")), source.pipe(ops.rolling(10))):
+        assert getattr(derived, "simulated", False) is True
+        frame = derived.pipe(ops.to_frame(max_rows=10))
+        assert frame.simulated
+        frame.close()
+    plain: Subject[Any] = Subject()
+    assert getattr(plain.pipe(ops.mid()), "simulated", None) is None

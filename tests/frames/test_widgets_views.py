@@ -182,3 +182,14 @@ def test_refresh_renders_immediately_and_frames_keep_working_after_close(rendere
     w.close()
     w.refresh()  # closed: nothing happens, nothing raises
     assert w.row_count == 1
+
+
+def test_ladder_prices_line_up_with_the_same_decimals() -> None:
+    from rxbybit.protocol import BookUpdate, OrderBook
+    from rxbybit.widgets.ladder import ladder_html
+
+    book = OrderBook("BTCUSDT", 50)
+    book.apply(BookUpdate("orderbook.50.BTCUSDT", "BTCUSDT", 50, True, 1, 5, 1,
+                          [(67250.0, 1.0), (67249.5, 2.0)], [(67250.5, 1.0), (67251.0, 3.0)]))
+    html = ladder_html(book.view(), 5)
+    assert "67,250.0<" in html and "67,251.0<" in html and "67,249.5<" in html
