@@ -178,15 +178,22 @@ def report(title: str, results: list[dict[str, Any]], proto: float) -> None:
     print(f"{'target msgs/s':>14} {'sent':>7} {'lost':>5} {'resyncs':>7} {'server send/s':>13} "
           f"{'client recv/s':>13} {'p50 ms':>7} {'p99 ms':>7}")
     best = 0.0
+    drain = 0.0
     for r in results:
         target = "max" if r["target"] is None else f"{r['target']:,.0f}"
         print(f"{target:>14} {r['sent']:>7} {r['lost']:>5} {r['resyncs']:>7} {r['send_rate']:>13,.0f} "
               f"{r['recv_rate']:>13,.0f} {r['p50']:>7.2f} {r['p99']:>7.2f}")
-        if r["lost"] == 0 and r["resyncs"] == 0 and r["target"] != 5_000.0:
+        intact = r["lost"] == 0 and r["resyncs"] == 0
+        # sustained: the client kept pace with what was sent (no growing backlog), nothing lost
+        kept_up = r["recv_rate"] >= 0.95 * r["send_rate"] and r["p99"] < 50
+        if intact and kept_up and r["target"] != 5_000.0:
             best = max(best, r["recv_rate"])
+        if intact:
+            drain = max(drain, r["recv_rate"])
     lat = results[-1]
-    print(f"highest sustained with nothing lost: {best:,.0f} msgs/s ({best / proto:.2f}x the protocol-only rate; "
-          f"target >= 50,000)")
+    print(f"highest sustained with nothing lost (client kept pace, p99 < 50 ms): {best:,.0f} msgs/s "
+          f"({best / proto:.2f}x the protocol-only rate; target >= 50,000)")
+    print(f"peak throughput draining a backlog, nothing lost: {drain:,.0f} msgs/s ({drain / proto:.2f}x)")
     print(f"latency at 5,000 msgs/s: p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms (target p99 < 5 ms)")
 
 
@@ -197,7 +204,8 @@ def main() -> int:
     args = parser.parse_args()
 
     proto = protocol_rate(50_000)
-    steps: list[tuple[int, float | None]] = [(args.burst, r) for r in (20_000.0, 50_000.0, 100_000.0, None)]
+    rates = (20_000.0, 30_000.0, 40_000.0, 50_000.0, 100_000.0, None)
+    steps: list[tuple[int, float | None]] = [(args.burst, r) for r in rates]
     steps.append((int(5_000 * args.latency_seconds), 5_000.0))
     total = sum(n for n, _ in steps) + 10
     runs = {

@@ -14,9 +14,10 @@ next change (copy-on-write), so a view costs nothing to take and never changes a
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_left, insort
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class _BookReader:
     best level; sizes live in a price-keyed dict per side.
     """
 
-    __slots__ = ("_ask", "_ask_px", "_bid", "_bid_px", "depth", "seq", "symbol", "ts", "u")
+    __slots__ = ("__weakref__", "_ask", "_ask_px", "_bid", "_bid_px", "depth", "seq", "symbol", "ts", "u")
 
     symbol: str
     depth: int
@@ -154,7 +155,7 @@ class _ViewDraft(_BookReader):
 class OrderBook(_BookReader):
     """A local order book kept by Bybit's rules. Feed it :class:`BookUpdate` events."""
 
-    __slots__ = ("_shared", "cts", "restarts", "synced")
+    __slots__ = ("_ask_views", "_bid_views", "cts", "restarts", "synced")
 
     def __init__(self, symbol: str = "", depth: int | None = None) -> None:
         """``depth`` caps levels per side (None: take it from the first update)."""
@@ -171,7 +172,8 @@ class OrderBook(_BookReader):
         self._ask_px = []
         self._bid = {}
         self._ask = {}
-        self._shared = 0
+        self._bid_views: list[weakref.ref[Any]] = []
+        self._ask_views: list[weakref.ref[Any]] = []
 
     @property
     def needs_resync(self) -> bool:
@@ -196,17 +198,17 @@ class OrderBook(_BookReader):
                 return _STALE
             self.synced = False
             return _GAP
-        shared = self._shared
-        if shared:  # copy-on-write, per side: only a side this update touches is copied
-            if shared & 1 and update.bids:
+        # copy-on-write per side: a side is copied only if a view still alive holds it
+        if update.bids and self._bid_views:
+            if any(r() is not None for r in self._bid_views):
                 self._bid_px = self._bid_px.copy()
                 self._bid = self._bid.copy()
-                shared &= 2
-            if shared & 2 and update.asks:
+            self._bid_views = []
+        if update.asks and self._ask_views:
+            if any(r() is not None for r in self._ask_views):
                 self._ask_px = self._ask_px.copy()
                 self._ask = self._ask.copy()
-                shared &= 1
-            self._shared = shared
+            self._ask_views = []
         depth = self.depth
         # bids: keys are negated prices so the best bid sorts first
         sizes = self._bid
@@ -259,12 +261,17 @@ class OrderBook(_BookReader):
         v._bid = self._bid
         v._ask = self._ask
         v.__class__ = BookView  # type: ignore[assignment]  # from here on, setting an attribute raises
-        self._shared = 3  # both sides are now held by a view
+        ref = weakref.ref(v)  # the sides are now shared with v until a later update copies them
+        self._bid_views = [r for r in self._bid_views if r() is not None]
+        self._bid_views.append(ref)
+        self._ask_views = [r for r in self._ask_views if r() is not None]
+        self._ask_views.append(ref)
         return v  # type: ignore[return-value]
 
     def clear(self) -> None:
         """Forget all levels and wait for a snapshot."""
-        self._shared = 0
+        self._bid_views = []
+        self._ask_views = []
         self._bid_px, self._ask_px, self._bid, self._ask = [], [], {}, {}
         self.synced = False
 
@@ -284,7 +291,8 @@ class OrderBook(_BookReader):
             del ask[k]
         self._bid_px, self._ask_px = bid_px[:depth], ask_px[:depth]
         self._bid, self._ask = bid, ask
-        self._shared = 0
+        self._bid_views = []
+        self._ask_views = []
         self.u = update.u
         self.seq = update.seq
         self.ts = update.ts

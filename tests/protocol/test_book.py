@@ -271,3 +271,29 @@ def test_cryptofeed_level1_snapshots_with_repeated_u(log: str) -> None:
         assert book.bids() == [lv for lv in ev.bids if lv[1]] and book.u == ev.u
     assert repeats > 5  # the logs do contain the 3-second re-sends with an unchanged u
     assert len(books) in (4, 6)
+
+
+def test_a_held_view_never_changes_even_when_newer_views_were_dropped() -> None:
+    """Copy-on-write skips the copy when no view is alive; an older view that shares one side
+    with a dropped newer view must still be protected."""
+    import gc
+
+    from rxbybit.protocol import BookUpdate, OrderBook
+
+    def upd(u: int, bids: list[tuple[float, float]], asks: list[tuple[float, float]], snap: bool = False) -> BookUpdate:
+        return BookUpdate("orderbook.50.X", "X", 50, snap, u, u, u, bids, asks)
+
+    book = OrderBook("X", 50)
+    book.apply(upd(10, [(99.0, 1.0), (98.0, 1.0)], [(101.0, 1.0), (102.0, 1.0)], snap=True))
+    held = book.view()
+    before = (held.bids(), held.asks())
+    book.apply(upd(11, [(99.0, 5.0)], []))  # bids only: bids copied, asks still shared with `held`
+    dropped = book.view()
+    del dropped
+    gc.collect()
+    book.apply(upd(12, [], [(101.0, 0.0), (103.0, 2.0)]))  # asks: `held` still shares them
+    assert (held.bids(), held.asks()) == before
+    assert book.asks() == [(102.0, 1.0), (103.0, 2.0)]
+    transient = book.view().u  # a view nobody keeps: the next update needs no copy
+    book.apply(upd(13, [(97.0, 1.0)], [(104.0, 1.0)]))
+    assert transient == 12 and book.u == 13 and (held.bids(), held.asks()) == before
