@@ -3,32 +3,11 @@ and the simulator. No browser is downloaded: the test fails (never skips) withou
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from rxbybit.gateway import Gateway, UserStore
 
 from .conftest import ALICE_KEY, ALICE_SECRET
-
-CHROMIUM = os.environ.get("RXBYBIT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
-                    "the browser tests never download a browser")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def _send(page: Page, endpoint: str, body: str | None = None) -> None:
