@@ -245,3 +245,14 @@ async def test_wait_subscribed_and_health_say_when_private_topics_are_live(trade
     await trader.wait_subscribed(timeout=10)
     topics = trader.health_now().topics
     assert topics["order"].subscribed and topics["wallet"].subscribed
+
+
+async def test_all_in_one_and_categorised_private_topics_survive_a_reconnect(sim: Simulator, trader: rb.Bybit) -> None:
+    errors: list[Exception] = []
+    trader.orders().subscribe(lambda o: None, errors.append)
+    trader.orders("linear").subscribe(lambda o: None, errors.append)
+    await trader.wait_subscribed()
+    await sim.faults.drop_connections(path="/v5/private")
+    await eventually(lambda: trader.health_now().reconnects >= 1, what="a reconnect")
+    await trader.wait_subscribed()  # both resubscribed, in separate requests
+    assert errors == []
