@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -400,7 +401,7 @@ class Bybit:
             conn = Connection(
                 url,
                 endpoint,
-                on_event=lambda ev: self._route(endpoint, ev),
+                on_event=functools.partial(self._route, endpoint),
                 on_topic_error=lambda topic, exc: self._topic_error(endpoint, topic, exc),
                 on_state=self._on_state,
                 credentials=credentials,

@@ -37,7 +37,7 @@ class Fanout(Generic[T]):
         self._on_last = on_last
         self._on_observer_error = on_observer_error
         self._on_subscribe = on_subscribe
-        self._observers: list[abc.ObserverBase[T]] = []
+        self._observers: tuple[abc.ObserverBase[T], ...] = ()  # replaced, never mutated: emit needs no copy
         self._done = False
         self.observable: Observable[T] = rx.create(self._subscribe)
 
@@ -52,12 +52,12 @@ class Fanout(Generic[T]):
         if self._done:
             observer.on_completed()
             return Disposable()
-        self._observers.append(observer)
+        self._observers = (*self._observers, observer)
         if len(self._observers) == 1:
             try:
                 self._on_first()
             except BaseException:
-                self._observers.remove(observer)
+                self._observers = tuple(o for o in self._observers if o is not observer)
                 raise
         if self._on_subscribe is not None:
             self._on_subscribe(observer)
@@ -69,13 +69,13 @@ class Fanout(Generic[T]):
 
     def _detach(self, observer: abc.ObserverBase[T]) -> None:
         if observer in self._observers:
-            self._observers.remove(observer)
+            self._observers = tuple(o for o in self._observers if o is not observer)
             if not self._observers and not self._done:
                 self._on_last()
 
     def emit(self, value: T) -> None:
         """Send ``value`` to every observer; an observer that raises is reported and detached."""
-        for observer in tuple(self._observers):
+        for observer in self._observers:
             try:
                 observer.on_next(value)
             except Exception as exc:
@@ -83,7 +83,7 @@ class Fanout(Generic[T]):
 
     def error(self, exc: Exception) -> None:
         """End every observer with ``exc``; later subscribers start afresh."""
-        observers, self._observers = self._observers, []
+        observers, self._observers = self._observers, ()
         for observer in observers:
             try:
                 observer.on_error(exc)
@@ -93,7 +93,7 @@ class Fanout(Generic[T]):
     def complete(self) -> None:
         """Complete every observer and refuse new ones (used on close)."""
         self._done = True
-        observers, self._observers = self._observers, []
+        observers, self._observers = self._observers, ()
         for observer in observers:
             try:
                 observer.on_completed()

@@ -381,13 +381,18 @@ class Connection:
 
     async def _read(self, ws: ClientConnection) -> None:
         stats = self.stats
+        on_event = self._on_event
+        monotonic = time.monotonic
         async for raw in ws:
             stats.messages += 1
-            stats.last_message_at = time.monotonic()
+            stats.last_message_at = monotonic()
             if self.on_frame is not None:
                 self.on_frame(raw)
             event = decode(raw)
-            self._dispatch(event)
+            if type(event) in _CONTROL:
+                self._dispatch(event)
+            else:  # data: straight through
+                on_event(event)
 
     def _dispatch(self, event: Event) -> None:
         if type(event) not in _CONTROL:  # data: straight through
