@@ -134,6 +134,7 @@ class Connection:
         self._auth_waiter: asyncio.Future[AuthResult] | None = None
         self._pong_waiter: asyncio.Future[None] | None = None
         self._fatal: Exception | None = None
+        self._sends: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ public API
 
@@ -235,7 +236,9 @@ class Connection:
     def _send(self, text: str) -> None:
         ws = self._ws
         if ws is not None:
-            asyncio.get_running_loop().create_task(self._send_safely(ws, text))
+            task = asyncio.get_running_loop().create_task(self._send_safely(ws, text))
+            self._sends.add(task)  # keep a reference until done (the loop holds only weak ones)
+            task.add_done_callback(self._sends.discard)
 
     @staticmethod
     async def _send_safely(ws: ClientConnection, text: str) -> None:
