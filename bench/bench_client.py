@@ -204,7 +204,7 @@ def main() -> int:
     args = parser.parse_args()
 
     proto = protocol_rate(50_000)
-    rates = (20_000.0, 30_000.0, 40_000.0, 50_000.0, 100_000.0, None)
+    rates = (20_000.0, 40_000.0, 50_000.0, 55_000.0, 60_000.0, 100_000.0, None)
     steps: list[tuple[int, float | None]] = [(args.burst, r) for r in rates]
     steps.append((int(5_000 * args.latency_seconds), 5_000.0))
     total = sum(n for n, _ in steps) + 10

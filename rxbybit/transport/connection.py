@@ -20,6 +20,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
 
 from ..errors import AuthenticationError, ConnectionClosedError, ExchangeUnreachableError, SubscriptionError
 from ..protocol import requests
@@ -43,6 +44,30 @@ _CONTROL: frozenset[type[Event]] = frozenset((Pong, AuthResult, SubscribeAck, Su
 SUBSCRIBABLE: frozenset[str] = frozenset(
     ("spot", "linear", "inverse", "option", "private", "spot_v3_public", "spot_v3_private")
 )
+
+
+class DirectConnection(ClientConnection):
+    """A client connection that hands each complete text frame to ``on_text`` straight from the
+    protocol callback, skipping the library's message queue and its per-message task switch.
+
+    Bybit sends one message a frame. The first frame this path does not handle (a fragment, a
+    binary frame) switches the connection to the library's own queue for good, so messages are
+    never reordered; the reader loop then picks them up with ``recv``. Without ``on_text`` this is
+    a plain ``ClientConnection``.
+    """
+
+    on_text: Callable[[bytes | bytearray | memoryview], None] | None = None
+    direct = True
+
+    def process_event(self, event: Any) -> None:
+        if self.direct and self.on_text is not None and self.response is not None and isinstance(event, Frame):
+            opcode = event.opcode
+            if opcode is Opcode.TEXT and event.fin:
+                self.on_text(event.data)
+                return
+            if opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                self.direct = False
+        super().process_event(event)
 
 
 class HeartbeatTimeout(Exception):
@@ -135,6 +160,8 @@ class Connection:
         self._pong_waiter: asyncio.Future[None] | None = None
         self._fatal: Exception | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        self.direct = True
+        """Hand frames over straight from the socket callback (False: through websockets' queue)."""
 
     # ------------------------------------------------------------------ public API
 
@@ -327,9 +354,11 @@ class Connection:
         url = await self._resolve_url()
         async with connect(
             url, open_timeout=self._open_timeout, ping_interval=None, close_timeout=1.0, max_size=2**24,
-            compression=self._compression,
+            compression=self._compression, create_connection=DirectConnection,
         ) as ws:
             self._ws = ws
+            if isinstance(ws, DirectConnection) and self.direct:
+                ws.on_text = self._handle_frame
             reader = asyncio.get_running_loop().create_task(self._read(ws))
             try:
                 if self._credentials is not None:
@@ -382,20 +411,26 @@ class Connection:
                     f"no pong from {self.url} within {self._pong_timeout} s: replacing the connection"
                 ) from None
 
-    async def _read(self, ws: ClientConnection) -> None:
+    def _handle_frame(self, raw: str | bytes | bytearray | memoryview) -> None:
+        """Count, tap, decode and route one frame. Never raises: a bug downstream is logged and
+        must not take the socket down (this also runs inside the protocol callback)."""
         stats = self.stats
-        on_event = self._on_event
-        monotonic = time.monotonic
-        async for raw in ws:
-            stats.messages += 1
-            stats.last_message_at = monotonic()
+        stats.messages += 1
+        stats.last_message_at = time.monotonic()
+        try:
             if self.on_frame is not None:
-                self.on_frame(raw)
+                self.on_frame(raw if isinstance(raw, (str, bytes)) else bytes(raw))
             event = decode(raw)
             if type(event) in _CONTROL:
                 self._dispatch(event)
             else:  # data: straight through
-                on_event(event)
+                self._on_event(event)
+        except Exception:
+            log.exception("%s: error while handling a frame; the connection goes on", self.endpoint)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:  # frames the direct path did not take (and the end of the socket)
+            self._handle_frame(raw)
 
     def _dispatch(self, event: Event) -> None:
         if type(event) not in _CONTROL:  # data: straight through
