@@ -60,7 +60,10 @@ class DirectConnection(ClientConnection):
     direct = True
 
     def process_event(self, event: Any) -> None:
-        if self.direct and self.on_text is not None and self.response is not None and isinstance(event, Frame):
+        # process_event is websockets' own per-event hook (asyncio implementation, 13+); anything
+        # unexpected goes to the library's path unchanged
+        if self.direct and self.on_text is not None and getattr(self, "response", None) is not None \
+                and isinstance(event, Frame):
             opcode = event.opcode
             if opcode is Opcode.TEXT and event.fin:
                 self.on_text(event.data)
