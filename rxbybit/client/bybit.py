@@ -260,7 +260,8 @@ class Bybit:
         return self._health.observable
 
     def health_now(self) -> Health:
-        """The current :class:`Health` snapshot."""
+        """The current :class:`Health` snapshot (rates over about the last ``health_interval``)."""
+        self._update_rates(self._health_interval / 2)
         now = time.monotonic()
         topics = {}
         total_rate = 0.0
@@ -333,13 +334,15 @@ class Bybit:
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(self._health_interval)
-            self._update_rates()
             self._health.emit(self.health_now())
 
-    def _update_rates(self) -> None:
+    def _update_rates(self, min_age: float = 0.0) -> None:
+        """Message rates per topic over the time since the last update (at least ``min_age`` ago)."""
         now = time.monotonic()
         for t in self._topics.values():
             then, count = t.rate_mark
+            if then and now - then < min_age:
+                continue
             if then:
                 t.rate = (t.messages - count) / max(now - then, 1e-9)
             t.rate_mark = (now, t.messages)

@@ -269,3 +269,10 @@ async def test_streams_of_the_simulator_are_labelled_simulated(sim: Simulator) -
         tape.close()
     real = rb.Bybit("ws://127.0.0.1:9")
     assert getattr(real.trades("BTCUSDT"), "simulated", True) is False
+
+
+async def test_health_now_has_rates_without_subscribing_to_health(sim: Simulator) -> None:
+    async with fast_client(sim, health_interval=0.2) as bybit:
+        bybit.trades("BTCUSDT").subscribe(lambda t: None)
+        bybit.health_now()  # starts the rate window
+        await eventually(lambda: bybit.health_now().msgs_per_s > 0, what="a message rate")
