@@ -276,3 +276,16 @@ async def test_health_now_has_rates_without_subscribing_to_health(sim: Simulator
         bybit.trades("BTCUSDT").subscribe(lambda t: None)
         bybit.health_now()  # starts the rate window
         await eventually(lambda: bybit.health_now().msgs_per_s > 0, what="a message rate")
+
+
+async def test_every_emission_happens_on_the_event_loop_thread(sim: Simulator) -> None:
+    import threading
+
+    loop_thread = threading.get_ident()
+    threads: set[int] = set()
+    async with fast_client(sim) as bybit:
+        bybit.orderbook("BTCUSDT", depth=50).subscribe(lambda v: threads.add(threading.get_ident()))
+        bybit.trades("BTCUSDT").subscribe(lambda t: threads.add(threading.get_ident()))
+        bybit.health.subscribe(lambda h: threads.add(threading.get_ident()))
+        await eventually(lambda: bybit.health_now().topics["publicTrade.BTCUSDT"].messages > 3)
+    assert threads == {loop_thread}
