@@ -42,24 +42,34 @@ async def fragmenting_server() -> AsyncIterator[str]:
         yield f"ws://127.0.0.1:{port}/v5/public/linear"
 
 
-@pytest.mark.parametrize("direct", [True, False])
-async def test_messages_arrive_in_order_whatever_the_framing(fragmenting_server: str, direct: bool) -> None:
+async def stream_trades(url: str, direct: bool, fail_on: tuple[int, ...] = ()) -> tuple[list[int], Connection]:
+    """Subscribe the fragmenting server's trades until trade 9 arrives; ``fail_on`` trades make the
+    handler raise (a bug downstream). Returns the trade numbers handled and the closed connection."""
     got: list[int] = []
     done = asyncio.Event()
 
     def on_event(event: Event) -> None:
-        if isinstance(event, Trades):
-            got.append(event.ts)
-            if len(got) == 10:
-                done.set()
+        if not isinstance(event, Trades):
+            return
+        if event.ts in fail_on:
+            raise RuntimeError("bug downstream")
+        got.append(event.ts)
+        if event.ts == 9:
+            done.set()
 
-    conn = Connection(fragmenting_server, "linear", on_event=on_event)
+    conn = Connection(url, "linear", on_event=on_event)
     conn.direct = direct
     conn.subscribe(["publicTrade.BTCUSDT"])
     try:
         await asyncio.wait_for(done.wait(), 10)
     finally:
         await conn.close()
+    return got, conn
+
+
+@pytest.mark.parametrize("direct", [True, False])
+async def test_messages_arrive_in_order_whatever_the_framing(fragmenting_server: str, direct: bool) -> None:
+    got, conn = await stream_trades(fragmenting_server, direct)
     assert got == list(range(10))
     assert conn.stats.messages >= 11  # the ack and ten trades, whichever path carried them
 
@@ -67,23 +77,6 @@ async def test_messages_arrive_in_order_whatever_the_framing(fragmenting_server:
 @pytest.mark.parametrize("direct", [True, False])
 async def test_an_error_while_handling_a_frame_does_not_take_the_socket_down(fragmenting_server: str,
                                                                            direct: bool) -> None:
-    got: list[int] = []
-    done = asyncio.Event()
-
-    def on_event(event: Event) -> None:
-        assert isinstance(event, Trades)
-        if event.ts in (2, 7):  # one on each side of the fragmented message
-            raise RuntimeError("bug downstream")
-        got.append(event.ts)
-        if event.ts == 9:
-            done.set()
-
-    conn = Connection(fragmenting_server, "linear", on_event=on_event)
-    conn.direct = direct
-    conn.subscribe(["publicTrade.BTCUSDT"])
-    try:
-        await asyncio.wait_for(done.wait(), 10)
-    finally:
-        await conn.close()
+    got, conn = await stream_trades(fragmenting_server, direct, fail_on=(2, 7))  # either side of the fragments
     assert got == [0, 1, 3, 4, 5, 6, 8, 9]
     assert conn.stats.reconnects == 0
