@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonws import JsonWsClient
 from websockets.asyncio.client import ClientConnection, connect
 
 from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
@@ -25,37 +25,16 @@ SIM_OPTIONS: dict[str, Any] = {
 TEST_SYMBOLS = (("linear", "BTCUSDT"), ("spot", "ETHUSDT"))
 
 
-class Client:
+class Client(JsonWsClient):
     """A plain websockets client of the gateway that keeps every frame it received."""
 
     def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.seen: list[dict[str, Any]] = []
+        super().__init__(ws)
         self._next = 0
 
-    async def send(self, frame: dict[str, Any] | str | bytes) -> None:
-        await self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
-
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.ws.recv(), timeout)
-        msg: dict[str, Any] = json.loads(raw)
-        self.seen.append(msg)
-        return msg
-
-    async def until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 8.0,
-                    what: str = "a matching frame") -> dict[str, Any]:
-        """Read frames until one satisfies ``check`` (fails after ``timeout`` s naming ``what``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {what} within {timeout} s; last frames: {self.seen[-3:]}")
-            try:
-                msg = await self.recv(left)
-            except TimeoutError:
-                continue
-            if check(msg):
-                return msg
+    async def until(self, check: Callable[[Any], bool], timeout: float = 8.0, what: str = "a matching frame") -> Any:
+        """As the base, with the gateway tests' longer default wait."""
+        return await super().until(check, timeout, what)
 
     async def find(self, check: Callable[[dict[str, Any]], bool], timeout: float = 8.0,
                    what: str = "a matching frame") -> dict[str, Any]:
@@ -76,17 +55,6 @@ class Client:
         await self.send(frame)
         return await self.until(lambda m: m.get("id") == rid and m["type"] in ("ack", "error"), timeout,
                                 f"reply to {path}")
-
-    async def collect(self, seconds: float) -> list[dict[str, Any]]:
-        """Every frame received during ``seconds`` (bounded wait)."""
-        out = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(await self.recv(left))
-            except TimeoutError:
-                break
-        return out
 
     async def close(self) -> None:
         """Close, reading what is still in flight so the close handshake is not stuck behind it."""
