@@ -33,6 +33,14 @@ def esc(value: object) -> str:
     return html.escape(str(value))
 
 
+def frame_html(kind: str, simulated: bool, title: str, table: str) -> str:
+    """A live frame's static HTML: the SIMULATED badge and a title line over its table."""
+    return (
+        f'<div class="rxbybit-{kind.lower()}"><div style="font-size:12px;margin-bottom:2px">'
+        f"{badge(simulated)} {esc(title)}</div>{table}</div>"
+    )
+
+
 class LiveBinding:
     """Refresh ``widget`` through the render scheduler; own its subscriptions until ``close``."""
 

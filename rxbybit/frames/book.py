@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..protocol import BookView
 from ._base import LiveBase
-from ._display import badge, esc
+from ._display import frame_html
 from .render import RenderScheduler
 
 BOOK_COLUMNS = ["bid_size", "bid_price", "ask_price", "ask_size"]
@@ -123,7 +123,4 @@ class BookFrame(LiveBase):
         return f"BookFrame{sim}: {self._header()}\n{self.df.to_string()}"
 
     def _repr_html_(self) -> str:
-        return (
-            f'<div class="rxbybit-bookframe"><div style="font-size:12px;margin-bottom:2px">'
-            f"{badge(self.simulated)} BookFrame {esc(self._header())}</div>{self.df.to_html(border=0)}</div>"
-        )
+        return frame_html("BookFrame", self.simulated, f"BookFrame {self._header()}", self.df.to_html(border=0))

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..protocol import Candle
 from ._base import LiveBase
-from ._display import badge, esc
+from ._display import frame_html
 from ._ring import ColumnRing
 from ._schema import DTYPES, Kind, Schema, infer
 from .render import RenderScheduler
@@ -336,10 +336,7 @@ class LiveFrame(LiveBase):
 
     def _repr_html_(self) -> str:
         table = self.tail(self.display_rows).to_html(border=0) if len(self) else "<i>no rows yet</i>"
-        return (
-            f'<div class="rxbybit-liveframe"><div style="font-size:12px;margin-bottom:2px">'
-            f"{badge(self.simulated)} LiveFrame {esc(self._header())}</div>{table}</div>"
-        )
+        return frame_html("LiveFrame", self.simulated, f"LiveFrame {self._header()}", table)
 
 
 class _NoKey:

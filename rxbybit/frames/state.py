@@ -14,7 +14,7 @@ import pandas as pd
 import reactivex as rx
 
 from ._base import LiveBase
-from ._display import badge, esc
+from ._display import frame_html
 from .render import RenderScheduler
 
 Row = Mapping[str, Any]
@@ -101,11 +101,8 @@ class StateFrame(LiveBase):
         return f"StateFrame{sim} {self.name} ({len(self)} rows)\n{self.df.to_string()}"
 
     def _repr_html_(self) -> str:
-        return (
-            f'<div class="rxbybit-stateframe"><div style="font-size:12px;margin-bottom:2px">'
-            f"{badge(self.simulated)} {esc(self.name or 'StateFrame')} ({len(self)} rows)</div>"
-            f"{self.df.to_html(border=0)}</div>"
-        )
+        title = f"{self.name or 'StateFrame'} ({len(self)} rows)"
+        return frame_html("StateFrame", self.simulated, title, self.df.to_html(border=0))
 
 
 def to_state(

@@ -152,12 +152,7 @@ class _Router:
         if entry is None:
             return
         data = event_frame(entry.path, raw)
-        wire = text_frame(data)
-        for sink in tuple(entry.sinks.values()):
-            try:
-                sink.deliver(data, wire)
-            except Exception:  # one broken connection never stops the others
-                log.exception("delivering %s failed for one connection", entry.path)
+        _deliver_all(entry.sinks, entry.path, data, text_frame(data))
 
     def _on_error(self, key: tuple[T.Endpoint, str], exc: Exception | None) -> None:
         entry = self._topics.get(key)
@@ -177,6 +172,15 @@ class _Router:
     def close(self) -> None:
         for key in list(self._topics):
             self._drop(key)
+
+
+def _deliver_all(sinks: dict[int, Sink], path: str, frame: Any, wire: Any) -> None:
+    """Hand one encoded event to every sink; one broken connection never stops the others."""
+    for sink in tuple(sinks.values()):
+        try:
+            sink.deliver(frame, wire)
+        except Exception:
+            log.exception("delivering %s failed for one connection", path)
 
 
 def _ignore(_: object) -> None:
@@ -215,12 +219,7 @@ class _Group:
         if not self.sinks:
             return
         frame = event(self.path, data)
-        wire = text_frame(frame)
-        for sink in tuple(self.sinks.values()):
-            try:
-                sink.deliver(frame, wire)
-            except Exception:
-                log.exception("delivering %s failed for one connection", self.path)
+        _deliver_all(self.sinks, self.path, frame, text_frame(frame))
 
     def fail(self, code: ErrorCode, message: str) -> None:
         sinks, self.sinks = self.sinks, {}
