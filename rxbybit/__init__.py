@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Bybit": "rxbybit.client",
     "Health": "rxbybit.client",
+    "Provenance": "rxbybit.client",
+    "Stream": "rxbybit.client",
     "allow_nested": "rxbybit.client",
     "run": "rxbybit.client",
     "wait": "rxbybit.client",
@@ -25,10 +27,11 @@ _SUBMODULES = ("errors", "protocol", "ops", "frames", "widgets", "sim", "client"
 
 if TYPE_CHECKING:
     from . import errors, frames, ops, protocol, sim, widgets
-    from .client import Bybit, Health, allow_nested, run, wait
+    from .client import Bybit, Health, Provenance, Stream, allow_nested, run, wait
 
 __all__ = [
-    "Bybit", "Health", "__version__", "allow_nested", "errors", "frames", "ops", "protocol", "run", "sim", "wait",
+    "Bybit", "Health", "Provenance", "Stream", "__version__",
+    "allow_nested", "errors", "frames", "ops", "protocol", "run", "sim", "wait",
     "widgets",
 ]
 

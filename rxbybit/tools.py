@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from .client import Bybit, run
 from .protocol._json import dumps
-from .protocol.topics import ENDPOINT_PATHS, ENDPOINTS, parse
+from .protocol.endpoints import ENDPOINT_PATHS, ENDPOINTS
+from .protocol.topics import parse
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -3,5 +3,6 @@
 from .bybit import Bybit
 from .health import Health, TopicHealth
 from .runtime import allow_nested, run, wait
+from .stream import Provenance, Stream
 
-__all__ = ["Bybit", "Health", "TopicHealth", "allow_nested", "run", "wait"]
+__all__ = ["Bybit", "Health", "Provenance", "Stream", "TopicHealth", "allow_nested", "run", "wait"]

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from reactivex import Observable, abc
+from reactivex import abc
 
 from ..errors import MissingCredentialsError
 from ..protocol import topics as T
 from ..protocol.book import Applied, BookView, OrderBook
+from ..protocol.endpoints import needs_auth
 from ..protocol.events import (
     BookUpdate,
     Candle,
@@ -38,6 +39,7 @@ from ..protocol.ticker import Ticker, TickerState
 from ..transport import BackoffPolicy, Connection, Credentials, Network
 from ..transport.networks import resolve
 from .health import ConnectionState, Health, TopicHealth
+from .stream import Provenance, Stream
 from .streams import Fanout
 
 log = logging.getLogger("rxbybit.client")
@@ -110,7 +112,7 @@ class Bybit:
         self._topics: dict[tuple[T.Endpoint, str], _Topic] = {}
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._health = Fanout[Health]("health", self._start_health, self._stop_health,
-                                      on_subscribe=self._send_health_now)
+                                      on_subscribe=self._send_health_now, provenance=self.provenance)
         self._health_task: asyncio.Task[None] | None = None
         self._observer_errors = 0
         self._last_error: str | None = None
@@ -146,6 +148,11 @@ class Bybit:
             await sim.__aexit__(None, None, None)
 
     @property
+    def provenance(self) -> Provenance:
+        """Where this client's data comes from; every stream it hands out carries it."""
+        return Provenance.SIMULATED if self.simulated else Provenance.LIVE
+
+    @property
     def url(self) -> str | None:
         """Base URL in use (for ``sim``: known once the simulator has started)."""
         if self._network is not None:
@@ -164,7 +171,7 @@ class Bybit:
 
     # ------------------------------------------------------------------ public streams
 
-    def orderbook(self, symbol: str, depth: int = 50, category: T.Category = "linear") -> Observable[BookView]:
+    def orderbook(self, symbol: str, depth: int = 50, category: T.Category = "linear") -> Stream[BookView]:
         """Immutable order book snapshots (:class:`~rxbybit.protocol.BookView`), one per update.
 
         A book with a ``u`` gap is never emitted: the client resubscribes for a fresh snapshot
@@ -173,59 +180,60 @@ class Bybit:
         topic = T.orderbook(symbol, depth, category)
         return self._view(category, topic.name, "book")
 
-    def trades(self, symbol: str, category: T.Category = "linear") -> Observable[Trade]:
+    def trades(self, symbol: str, category: T.Category = "linear") -> Stream[Trade]:
         """Public trades, one :class:`~rxbybit.protocol.Trade` per fill (options: by base coin)."""
         return self._view(category, T.public_trade(symbol, category).name, "trades")
 
-    def ticker(self, symbol: str, category: T.Category = "linear") -> Observable[Ticker]:
+    def ticker(self, symbol: str, category: T.Category = "linear") -> Stream[Ticker]:
         """The merged ticker state (deltas already applied), as an immutable :class:`Ticker`."""
         return self._view(category, T.tickers(symbol, category).name, "ticker")
 
-    def klines(self, symbol: str, interval: str | int = "1", category: T.Category = "linear") -> Observable[Candle]:
+    def klines(self, symbol: str, interval: str | int = "1", category: T.Category = "linear") -> Stream[Candle]:
         """Candles as Bybit pushes them; ``confirm`` marks a closed candle (key them on ``start``)."""
         return self._view(category, T.kline(symbol, interval, category).name, "klines")
 
-    def liquidations(self, symbol: str, category: T.Category = "linear") -> Observable[Liquidation]:
+    def liquidations(self, symbol: str, category: T.Category = "linear") -> Stream[Liquidation]:
         """Every liquidation of ``symbol`` (``allLiquidation``; linear and inverse only)."""
         return self._view(category, T.all_liquidation(symbol, category).name, "liquidations")
 
-    def topic(self, name: str, category: T.Endpoint = "linear") -> Observable[Event]:
+    def topic(self, name: str, category: T.Endpoint = "linear") -> Stream[Event]:
         """Raw decoded events of any topic on the socket ``category`` (``private`` for private)."""
         if category in ("private", "spot_v3_private"):
             self._require_credentials(name)
         parsed = T.parse(name, category)
         return self._view(category, parsed.name, "raw")
 
-    def frames(self, endpoint: T.Endpoint = "linear") -> Observable[str | bytes]:
+    def frames(self, endpoint: T.Endpoint = "linear") -> Stream[str | bytes]:
         """Every raw frame received on ``endpoint``'s socket, before decoding (for recording).
 
         This taps the socket; it does not subscribe anything by itself.
         """
         fan = self._frame_taps.get(endpoint)
         if fan is None:
-            fan = self._frame_taps[endpoint] = Fanout(f"frames[{endpoint}]", lambda: None, lambda: None)
+            fan = self._frame_taps[endpoint] = Fanout(f"frames[{endpoint}]", lambda: None, lambda: None,
+                                                      provenance=self.provenance)
             self._connection(endpoint).on_frame = fan.emit
         return fan.observable
 
     # ------------------------------------------------------------------ private streams
 
-    def orders(self, category: T.Category | None = None) -> Observable[Mapping[str, Any]]:
+    def orders(self, category: T.Category | None = None) -> Stream[Mapping[str, Any]]:
         """Order updates (each item of Bybit's ``order`` push; values are exact strings)."""
         return self._private("order", category)
 
-    def executions(self, category: T.Category | None = None, fast: bool = False) -> Observable[Mapping[str, Any]]:
+    def executions(self, category: T.Category | None = None, fast: bool = False) -> Stream[Mapping[str, Any]]:
         """Fills (``execution``, or the lower-latency ``execution.fast`` with ``fast=True``)."""
         return self._private("execution.fast" if fast else "execution", category)
 
-    def positions(self, category: T.Category | None = None) -> Observable[Mapping[str, Any]]:
+    def positions(self, category: T.Category | None = None) -> Stream[Mapping[str, Any]]:
         """Position updates (pushed on every order create, amend or cancel, even if unchanged)."""
         return self._private("position", category)
 
-    def wallet(self) -> Observable[Mapping[str, Any]]:
+    def wallet(self) -> Stream[Mapping[str, Any]]:
         """Wallet updates (``UNIFIED`` account; nothing is pushed until a balance changes)."""
         return self._private("wallet", None)
 
-    def _private(self, family: str, category: T.Category | None) -> Observable[Mapping[str, Any]]:
+    def _private(self, family: str, category: T.Category | None) -> Stream[Mapping[str, Any]]:
         name = family if category is None else f"{family}.{category}"
         self._require_credentials(name)
         return self._view("private", T.private(name).name, "items")
@@ -252,7 +260,7 @@ class Bybit:
     # ------------------------------------------------------------------ health
 
     @property
-    def health(self) -> Observable[Health]:
+    def health(self) -> Stream[Health]:
         """Connection state, message rates, last-message age, reconnects and resyncs.
 
         Emits at once on subscribe, then every ``health_interval`` seconds and on state changes.
@@ -353,7 +361,7 @@ class Bybit:
 
     # ------------------------------------------------------------------ wiring
 
-    def _view(self, endpoint: T.Endpoint, name: str, kind: str) -> Observable[Any]:
+    def _view(self, endpoint: T.Endpoint, name: str, kind: str) -> Stream[Any]:
         if self._closed:
             raise RuntimeError("this Bybit client is closed; create a new one")
         key = (endpoint, name)
@@ -367,9 +375,8 @@ class Bybit:
                 on_first=lambda: self._acquire(topic),
                 on_last=lambda: self._release(topic),
                 on_observer_error=self._observer_error,
+                provenance=self.provenance,
             )
-            # frames and widgets read this to label simulated data as such
-            setattr(fan.observable, "simulated", self.simulated)  # noqa: B010
         return fan.observable
 
     def _acquire(self, topic: _Topic) -> None:
@@ -400,7 +407,7 @@ class Bybit:
                 async def url() -> str:
                     base = await self._base_url()
                     return resolve(base).url(endpoint)
-            credentials = self._credentials if endpoint in ("private", "trade", "spot_v3_private") else None
+            credentials = self._credentials if needs_auth(endpoint) else None
             conn = Connection(
                 url,
                 endpoint,

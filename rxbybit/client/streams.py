@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-import reactivex as rx
-from reactivex import Observable, abc
+from reactivex import abc
 from reactivex.disposable import Disposable
+
+from .stream import Provenance, Stream
 
 log = logging.getLogger("rxbybit.client")
 
@@ -31,6 +32,7 @@ class Fanout(Generic[T]):
         on_last: Callable[[], None],
         on_observer_error: Callable[[str, BaseException], None] | None = None,
         on_subscribe: Callable[[abc.ObserverBase[T]], None] | None = None,
+        provenance: Provenance = Provenance.LIVE,
     ) -> None:
         self.name = name
         self._on_first = on_first
@@ -39,7 +41,7 @@ class Fanout(Generic[T]):
         self._on_subscribe = on_subscribe
         self._observers: tuple[abc.ObserverBase[T], ...] = ()  # replaced, never mutated: emit needs no copy
         self._done = False
-        self.observable: Observable[T] = rx.create(self._subscribe)
+        self.observable: Stream[T] = Stream(self._subscribe, provenance)
 
     @property
     def count(self) -> int:

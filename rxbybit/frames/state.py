@@ -13,16 +13,15 @@ from typing import Any
 import pandas as pd
 import reactivex as rx
 
+from ..protocol.orders import FINAL_STATUSES
 from ._base import LiveBase
 from ._display import frame_html
 from .render import RenderScheduler
 
 Row = Mapping[str, Any]
 
-FINAL_ORDER_STATES = frozenset(
-    ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled", "Deactivated")
-)
-"""Order statuses after which an order is no longer open."""
+FINAL_ORDER_STATES: frozenset[str] = frozenset(FINAL_STATUSES)
+"""Order statuses after which an order is no longer open (Bybit's texts)."""
 
 
 class StateFrame(LiveBase):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from ..transport import Credentials
+from ..protocol.signing import Credentials
 
 
 class AuthError(Exception):

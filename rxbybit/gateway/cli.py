@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from ..protocol import topics as T
+from ..protocol.endpoints import validate_category
 from .auth import TokenVerifier
 from .server import DEFAULT_SYMBOLS, Gateway
 from .users import StoreVerifier, UserStore
@@ -87,7 +88,7 @@ def parse_symbols(text: str) -> list[tuple[T.Category, str]]:
         category, sep, symbol = item.partition(":")
         if not sep:
             raise ValueError(f"symbol {item!r} needs a category, e.g. linear:{item}")
-        out.append((T.validate_category(category), T.validate_symbol(symbol)))
+        out.append((validate_category(category), T.validate_symbol(symbol)))
     if not out:
         raise ValueError("--symbols names no symbol")
     return out

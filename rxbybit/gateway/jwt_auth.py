@@ -17,7 +17,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..transport import Credentials
+from ..protocol.signing import Credentials
 from .auth import AuthError, Identity
 
 

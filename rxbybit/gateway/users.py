@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..transport import Credentials
+from ..protocol.signing import Credentials
 from .auth import AuthError, Identity
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -34,8 +34,10 @@ from .events import (
     Unknown,
     new_book_update,
 )
+from .replies import failed_topic
+from .topics import V3_PRIVATE_TOPICS
 
-_V3_PRIVATE = frozenset(("outboundAccountInfo", "stopOrder", "ticketInfo"))
+_V3_PRIVATE = frozenset(V3_PRIVATE_TOPICS) - {"order"}  # v3 "order" is told apart by its shape
 
 
 def decode(frame: str | bytes | bytearray | memoryview) -> Event:
@@ -296,17 +298,6 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _failed_topic(message: str) -> str | None:
-    marker = "topic:"
-    i = message.find(marker)
-    if i >= 0:
-        return message[i + len(marker):].split(",", 1)[0].strip() or None
-    marker = "Invalid topic:"
-    i = message.find(marker)
-    if i >= 0:
-        return message[i + len(marker):].strip() or None
-    return None
-
 
 def _decode_control(msg: dict[str, Any], frame: str | bytes | bytearray | memoryview) -> Event:
     op = msg.get("op")
@@ -334,7 +325,7 @@ def _decode_control(msg: dict[str, Any], frame: str | bytes | bytearray | memory
         if msg.get("success", False):
             return SubscribeAck(op, req_id, conn_id)
         message = str(msg.get("ret_msg", ""))
-        return SubscribeFailure(op, message, _failed_topic(message), req_id, conn_id)
+        return SubscribeFailure(op, message, failed_topic(message), req_id, conn_id)
     if isinstance(op, str) and op.startswith("order."):
         return TradeResponse(
             req_id, op, int(msg.get("retCode", -1)), str(msg.get("retMsg", "")),

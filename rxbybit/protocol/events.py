@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .replies import is_already_subscribed
+
 Level = tuple[float, float]
 """One price level: ``(price, size)``."""
 
@@ -242,7 +244,7 @@ class SubscribeFailure(Event):
     @property
     def already_subscribed(self) -> bool:
         """True for ``error:already subscribed`` (not a real failure)."""
-        return "already subscribed" in self.message
+        return is_already_subscribed(self.message)
 
 
 @dataclass(frozen=True, slots=True)

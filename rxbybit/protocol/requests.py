@@ -6,49 +6,34 @@ All builders return JSON text ready to send. ``req_id`` values are strings (Bybi
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ._json import dumps
+from .clock import now_ms
+from .endpoints import takes_subscriptions
+from .limits import (
+    ARGS_CHAR_BUDGET,
+    AUTH_EXPIRES_IN_MS,
+    BATCH_ORDER_LIMITS,
+    MAX_ARGS_PER_CONNECTION,
+    args_per_request,
+    check_req_id,
+)
 from .signing import sign
 from .topics import Endpoint
-
-ARGS_CHAR_BUDGET: Final = 21_000
-"""Per connection, the combined length of every subscribed arg may not exceed this."""
-
-MAX_ARGS_PER_REQUEST: Final[dict[Endpoint, int]] = {
-    "spot": 10,
-    "linear": 500,
-    "inverse": 500,
-    "option": 500,
-    "private": 500,
-    "spot_v3_public": 10,
-    "spot_v3_private": 10,
-}
-"""Args per subscribe request: 10 is Bybit's rule for spot; 500 is a conservative batch elsewhere."""
-
-MAX_ARGS_PER_CONNECTION: Final[dict[Endpoint, int]] = {"option": 2_000}
 
 TRADE_OPS: Final[tuple[str, ...]] = (
     "order.create", "order.amend", "order.cancel",
     "order.create-batch", "order.amend-batch", "order.cancel-batch",
 )
-BATCH_LIMITS: Final[dict[str, int]] = {"spot": 10, "linear": 20, "inverse": 20, "option": 20}
-"""Orders per batch request, by category."""
-
 _counter = itertools.count(1)
 
 
 def next_req_id(prefix: str = "rx") -> str:
-    """A process-unique request id (at most 36 characters, as the trade API requires)."""
+    """A process-unique request id (short enough for the trade API's ``reqId`` limit)."""
     return f"{prefix}-{next(_counter)}"
-
-
-def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def split_args(
@@ -68,7 +53,9 @@ def split_args(
     cap = MAX_ARGS_PER_CONNECTION.get(endpoint)
     if cap is not None and already_used_args + len(args) > cap:
         raise ValueError(f"a {endpoint} connection serves at most {cap} topics")
-    size = MAX_ARGS_PER_REQUEST.get(endpoint, 500)
+    if not takes_subscriptions(endpoint):
+        raise ValueError(f"the {endpoint} socket takes no subscriptions")
+    size = args_per_request(endpoint)
     return [list(args[i : i + size]) for i in range(0, len(args), size)]
 
 
@@ -108,7 +95,7 @@ def ping(req_id: str | None = None) -> str:
 
 def auth(
     api_key: str, api_secret: str, *, expires: int | None = None, req_id: str | None = None,
-    expires_in_ms: int = 10_000,
+    expires_in_ms: int = AUTH_EXPIRES_IN_MS,
 ) -> str:
     """The ``auth`` frame: ``[api_key, expires, signature]``; ``expires`` defaults to now + 10 s."""
     if not api_key:
@@ -148,17 +135,16 @@ def trade(
     if op not in TRADE_OPS:
         raise ValueError(f"unknown trade op {op!r}; expected one of {', '.join(TRADE_OPS)}")
     rid = req_id if req_id is not None else next_req_id("rxt")
-    if len(rid) > 36:
-        raise ValueError(f"reqId {rid!r} is longer than 36 characters")
+    check_req_id(rid)
     args: list[Any]
     if op.endswith("-batch"):
         if isinstance(params, Mapping):
             raise ValueError(f"{op} takes a list of orders")
         if category is None:
             raise ValueError(f"{op} needs a category")
-        limit = BATCH_LIMITS.get(category)
+        limit = BATCH_ORDER_LIMITS.get(category)
         if limit is None:
-            raise ValueError(f"unknown category {category!r}; expected one of {', '.join(BATCH_LIMITS)}")
+            raise ValueError(f"unknown category {category!r}; expected one of {', '.join(BATCH_ORDER_LIMITS)}")
         if not params or len(params) > limit:
             raise ValueError(f"{op} takes 1 to {limit} orders for {category}, got {len(params)}")
         args = [{"category": category, "request": [dict(p) for p in params]}]

@@ -7,31 +7,16 @@ Every rule about which topic exists on which socket lives here. Bad input raises
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Final, Literal
 
-Category = Literal["spot", "linear", "inverse", "option"]
-"""A public V5 market category; each has its own socket."""
-
-Endpoint = Literal[
-    "spot", "linear", "inverse", "option", "private", "trade", "spot_v3_public", "spot_v3_private"
-]
-"""A socket kind: the four public categories, private, trade, and the legacy spot v3 pair."""
-
-CATEGORIES: Final[tuple[Category, ...]] = get_args(Category)
-ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
-
-ENDPOINT_PATHS: Final[dict[Endpoint, str]] = {
-    "spot": "/v5/public/spot",
-    "linear": "/v5/public/linear",
-    "inverse": "/v5/public/inverse",
-    "option": "/v5/public/option",
-    "private": "/v5/private",
-    "trade": "/v5/trade",
-    "spot_v3_public": "/spot/public/v3",
-    "spot_v3_private": "/spot/private/v3",
-}
-PATH_ENDPOINTS: Final[dict[str, Endpoint]] = {v: k for k, v in ENDPOINT_PATHS.items()}
+from .endpoints import CATEGORIES as CATEGORIES  # re-exported: the topic grammar speaks of both
+from .endpoints import ENDPOINT_PATHS as ENDPOINT_PATHS
+from .endpoints import ENDPOINTS as ENDPOINTS
+from .endpoints import Category as Category
+from .endpoints import Endpoint as Endpoint
+from .endpoints import validate_category as validate_category
 
 BOOK_DEPTHS: Final[dict[Category, tuple[int, ...]]] = {
     "spot": (1, 50, 200, 1000),
@@ -55,9 +40,12 @@ KLINE_INTERVAL_MS: Final[dict[str, int]] = {
 }
 """Nominal length of each kline interval (a month is taken as 30 days)."""
 
-V3_KLINE_INTERVALS: Final[tuple[str, ...]] = (
-    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w", "1M",
-)
+V3_KLINE_TO_V5: Final[dict[str, str]] = {
+    "1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120", "4h": "240",
+    "6h": "360", "12h": "720", "1d": "D", "1w": "W", "1M": "M",
+}
+"""Legacy spot v3 kline interval names and the V5 interval each one is."""
+V3_KLINE_INTERVALS: Final[tuple[str, ...]] = tuple(V3_KLINE_TO_V5)
 
 PRIVATE_TOPICS: Final[tuple[str, ...]] = (
     "order", "order.spot", "order.linear", "order.inverse", "order.option",
@@ -71,6 +59,37 @@ PRIVATE_TOPICS: Final[tuple[str, ...]] = (
 
 V3_PRIVATE_TOPICS: Final[tuple[str, ...]] = ("outboundAccountInfo", "order", "stopOrder", "ticketInfo")
 
+CATEGORISED_FAMILIES: Final[tuple[str, ...]] = ("execution.fast", "execution", "order", "position")
+"""Private topic families that come all-in-one (``order``) and per category (``order.linear``)."""
+
+
+def private_family(topic: str) -> str:
+    """The family of a V5 private topic: ``execution.fast.linear`` -> ``execution.fast``; others as given."""
+    for fam in CATEGORISED_FAMILIES:  # longest first: execution.fast before execution
+        if topic == fam or topic.startswith(fam + "."):
+            return fam
+    return topic
+
+
+def may_share_request(a: str, b: str) -> bool:
+    """False when ``a`` and ``b`` are an all-in-one private topic and one of its categorised topics:
+    Bybit rejects such a pair in one subscribe request."""
+    fam = private_family(a)
+    if fam != private_family(b) or fam not in CATEGORISED_FAMILIES or a == b:
+        return True
+    return fam not in (a, b)
+
+
+def sharing_conflict(topics: Iterable[str]) -> tuple[str, str] | None:
+    """The first ``(all_in_one, categorised)`` pair in ``topics`` that may not share a request."""
+    seen = list(topics)
+    for fam in CATEGORISED_FAMILIES:
+        if fam in seen:
+            others = sorted(t for t in seen if t != fam and private_family(t) == fam)
+            if others:
+                return fam, others[0]
+    return None
+
 TopicKind = Literal[
     "orderbook", "publicTrade", "tickers", "kline", "allLiquidation", "liquidation", "private",
     "trade", "bookticker",
@@ -79,12 +98,6 @@ TopicKind = Literal[
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,60}$")
 _COIN = re.compile(r"^[A-Z0-9]{2,20}$")
 
-
-def validate_category(category: str) -> Category:
-    """Return ``category`` if it is a public V5 category, else raise ``ValueError``."""
-    if category not in CATEGORIES:
-        raise ValueError(f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}")
-    return category
 
 
 def validate_symbol(symbol: str) -> str:
@@ -257,9 +270,3 @@ def _parse_v3_public(topic: str) -> Topic:
         "kline.{interval}.{symbol}, tickers.{symbol} or bookticker.{symbol}"
     )
 
-
-def endpoint_path(endpoint: Endpoint) -> str:
-    """URL path of an endpoint, e.g. ``/v5/public/linear`` for ``"linear"``."""
-    if endpoint not in ENDPOINT_PATHS:
-        raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {', '.join(ENDPOINTS)}")
-    return ENDPOINT_PATHS[endpoint]

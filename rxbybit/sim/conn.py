@@ -12,10 +12,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from websockets.frames import Frame, Opcode
-from websockets.protocol import State
-
-from ..protocol.topics import Endpoint
+from ..protocol.endpoints import Endpoint
+from ..transport import ws_internals as wsi
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -47,17 +45,13 @@ class Conn:
         self.req_order: deque[Any] = deque()
         self.closed = False
         self.frames_sent = 0
-        protocol = ws.protocol
-        original = protocol.send_frame
+        wsi.on_pong_sent(ws, self._on_pong)
 
-        def send_frame(frame: Frame) -> None:
-            if frame.opcode is Opcode.PONG:
-                if self.silent:
-                    return
-                self.last_active = time.monotonic()
-            original(frame)
-
-        protocol.send_frame = send_frame  # type: ignore[method-assign]
+    def _on_pong(self) -> bool:
+        if self.silent:
+            return False
+        self.last_active = time.monotonic()
+        return True
 
     def __repr__(self) -> str:
         return f"Conn({self.path} {self.conn_id} subs={len(self.subs)})"
@@ -84,18 +78,16 @@ class Conn:
 
     def _write(self, data: bytes) -> None:
         ws = self.ws
-        if ws.protocol.state is not State.OPEN:
+        if not wsi.is_open(ws):
             return
         try:
-            ws.protocol.send_text(data)
-            ws.send_data()
+            wsi.write_text_now(ws, data)
         except Exception:  # the socket died under us: the handler will clean up
             self.abort()
             return
         self.frames_sent += 1
         self.last_active = time.monotonic()
-        transport = ws.transport
-        if transport is not None and transport.get_write_buffer_size() > MAX_BUFFER:
+        if wsi.buffered_bytes(ws) > MAX_BUFFER:
             self.abort()
 
     def flush(self) -> None:
@@ -109,9 +101,7 @@ class Conn:
         """Drop the TCP connection without a close frame (the client sees code 1006)."""
         self.closed = True
         self.pending.clear()
-        transport = self.ws.transport
-        if transport is not None:
-            transport.abort()
+        wsi.abort(self.ws)
 
     def remember_req_id(self, req_id: Any, keep: int = 10_000) -> bool:
         """Record a trade ``reqId``; False if this connection used it before."""

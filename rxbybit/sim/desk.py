@@ -8,15 +8,16 @@ sockets of the account, shaped as Bybit pushes them (protocol reference §3, §7
 from __future__ import annotations
 
 import secrets
-import time
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Final
 
+from ..protocol import replies
 from ..protocol._json import dumps
-from ..protocol.requests import BATCH_LIMITS, TRADE_OPS
+from ..protocol.clock import now_ms as _wall_ms
+from ..protocol.limits import ARGS_PER_REQUEST_ENFORCED, BATCH_ORDER_LIMITS, MAX_REQ_ID_LEN
+from ..protocol.orders import V3_STATUS
+from ..protocol.requests import TRADE_OPS
 from ..protocol.signing import verify
-from ..protocol.topics import PRIVATE_TOPICS, V3_PRIVATE_TOPICS
-from . import shapes
+from ..protocol.topics import PRIVATE_TOPICS, V3_PRIVATE_TOPICS, sharing_conflict
 from .conn import Conn
 from .engine import Account, Event, Order, OrderError
 from .rows import dec
@@ -29,24 +30,6 @@ DEMO_API_KEY: Final = "SIMdemoKEYrxbybit1"
 DEMO_API_SECRET: Final = "SIMdemoSECRETrxbybitPAPERtrading0000"
 """API secret of the demo account. Public on purpose: it only works against the simulator."""
 
-CATEGORISED: Final = ("order", "execution", "execution.fast", "position")
-V3_STATUS: Final[dict[str, str]] = {
-    "New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
-    "PartiallyFilledCanceled": "PARTIALLY_FILLED_CANCELLED", "Rejected": "REJECTED",
-}
-
-
-def _family(topic: str) -> str:
-    for fam in ("execution.fast", "execution", "order", "position"):
-        if topic == fam or topic.startswith(fam + "."):
-            if fam == "execution" and topic.startswith("execution.fast"):
-                continue
-            return fam
-    return topic
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Desk:
@@ -77,8 +60,8 @@ class Desk:
         if op in ("subscribe", "unsubscribe"):
             self._subscribe(conn, op, req_id, msg.get("args"))
             return
-        self._reply(conn, shapes.command_ack(conn.endpoint, conn.conn_id, op if isinstance(op, str) else "",
-                                             req_id, success=False, ret_msg="error:invalid op"))
+        self._reply(conn, replies.command_ack(conn.endpoint, conn.conn_id, op if isinstance(op, str) else "",
+                                             req_id, success=False, ret_msg=replies.INVALID_OP))
 
     # ------------------------------------------------------------------ auth
 
@@ -105,11 +88,11 @@ class Desk:
         if code == 0 and acct is not None:
             conn.account = acct
         if ep == "trade":
-            self._reply(conn, shapes.auth_reply("trade", conn.conn_id, req_id, code, message))
+            self._reply(conn, replies.auth_reply("trade", conn.conn_id, req_id, code, message))
         elif ep == "spot_v3_private" and code:
             self._reply(conn, {"type": "error", "ret_code": str(code), "ret_msg": message or "auth failed"})
         else:
-            self._reply(conn, shapes.auth_reply("private", conn.conn_id, req_id, code, message))
+            self._reply(conn, replies.auth_reply("private", conn.conn_id, req_id, code, message))
 
     # ------------------------------------------------------------------ private subscribe
 
@@ -117,46 +100,42 @@ class Desk:
         ep = conn.endpoint
 
         def fail(message: str) -> None:
-            self._reply(conn, shapes.command_ack(ep, conn.conn_id, op, req_id, success=False, ret_msg=message))
+            self._reply(conn, replies.command_ack(ep, conn.conn_id, op, req_id, success=False, ret_msg=message))
 
         if conn.account is None:
-            fail("Request not authorized")
+            fail(replies.NOT_AUTHORIZED)
             return
         if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
             fail("error:args must be a non-empty list of topic strings")
             return
-        if ep == "spot_v3_private" and len(args) > 10:
-            fail("args size >10")
+        limit = ARGS_PER_REQUEST_ENFORCED.get(ep)
+        if limit is not None and len(args) > limit:
+            fail(replies.args_size(limit))
             return
         if op == "unsubscribe":
             for t in args:
                 conn.subs.pop(t, None)
-            self._reply(conn, shapes.command_ack(ep, conn.conn_id, op, req_id))
+            self._reply(conn, replies.command_ack(ep, conn.conn_id, op, req_id))
             return
         allowed = V3_PRIVATE_TOPICS if ep == "spot_v3_private" else PRIVATE_TOPICS
-        families: dict[str, set[str]] = defaultdict(set)
         for topic in args:
             rejected = self.sim.faults.take_reject(topic)
             if rejected is not None:
                 fail(rejected)
                 return
             if topic not in allowed:
-                fail(f"error:handler not found,topic:{topic}")
+                fail(replies.handler_not_found(topic))
                 return
             if topic in conn.subs or args.count(topic) > 1:
-                fail(f"error:already subscribed,topic:{topic}")
+                fail(replies.already_subscribed(topic))
                 return
-            if ep == "private" and _family(topic) in CATEGORISED:
-                families[_family(topic)].add(topic)
-        for fam, topics in families.items():
-            if fam in topics and len(topics) > 1:
-                other = sorted(topics - {fam})[0]
-                fail(f"error:all-in-one topic {fam} and categorised topic {other} cannot be in one request,"
-                     f"topic:{other}")
-                return
+        conflict = sharing_conflict(args) if ep == "private" else None
+        if conflict is not None:
+            fail(replies.cannot_share_request(*conflict))
+            return
         for topic in args:
             conn.subs[topic] = None
-        self._reply(conn, shapes.command_ack(ep, conn.conn_id, op, req_id))
+        self._reply(conn, replies.command_ack(ep, conn.conn_id, op, req_id))
 
     # ------------------------------------------------------------------ trade
 
@@ -165,7 +144,7 @@ class Desk:
 
         def reply(code: int, message: str, data: Any = None, header: dict[str, str] | None = None,
                   ext: dict[str, Any] | None = None) -> None:
-            self._reply(conn, shapes.trade_reply(name, conn.conn_id, req_id, code, message,
+            self._reply(conn, replies.trade_reply(name, conn.conn_id, req_id, code, message,
                                                  {} if data is None else data, header, ext))
 
         if name not in TRADE_OPS:
@@ -174,9 +153,9 @@ class Desk:
         if conn.account is None:
             reply(10003, "Invalid apikey: authenticate this connection first (op auth)")
             return
-        if req_id is not shapes.MISSING:
-            if not isinstance(req_id, str | int) or isinstance(req_id, bool) or len(str(req_id)) > 36:
-                reply(10001, "params error: reqId must be a string of at most 36 characters")
+        if req_id is not replies.MISSING:
+            if not isinstance(req_id, str | int) or isinstance(req_id, bool) or len(str(req_id)) > MAX_REQ_ID_LEN:
+                reply(10001, f"params error: reqId must be a string of at most {MAX_REQ_ID_LEN} characters")
                 return
             if not conn.remember_req_id(req_id):
                 reply(20006, f"Duplicate reqId: {req_id}")
@@ -208,8 +187,8 @@ class Desk:
         if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
             reply(10001, "params error: a batch takes args [{category, request: [orders...]}]")
             return
-        if batch and len(items) > BATCH_LIMITS.get(str(category), 20):
-            reply(10001, f"params error: at most {BATCH_LIMITS.get(str(category), 20)} orders per batch for "
+        if batch and len(items) > BATCH_ORDER_LIMITS.get(str(category), 20):
+            reply(10001, f"params error: at most {BATCH_ORDER_LIMITS.get(str(category), 20)} orders per batch for "
                          f"{category}")
             return
         limit = self.rate_limit or (20 if category == "spot" else 10)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, Protocol
 
 from ..protocol._json import dumps
-from ..protocol.topics import BOOK_PUSH_MS, Endpoint, Topic
+from ..protocol.topics import BOOK_PUSH_MS, V3_KLINE_TO_V5, Endpoint, Topic
 from .instruments import Instrument
 from .klines import Candle, KlineSeries
 from .market import Market, PublicTrade
@@ -23,11 +23,6 @@ LEVEL1_REPUSH_MS: Final = 3_000
 """A level-1 book that did not change is pushed again (same ``u``) after this long."""
 TRADES_PER_MESSAGE: Final = 1_024
 
-V3_KLINE: Final[dict[str, str]] = {
-    "1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120", "4h": "240",
-    "6h": "360", "12h": "720", "1d": "D", "1w": "W", "1M": "M",
-}
-"""Legacy spot v3 kline interval names mapped to V5's."""
 
 Levels = list[tuple[float, float]]
 
@@ -528,7 +523,7 @@ def make_feed(topic: Topic, markets: dict[str, Market], option_markets: Iterable
         if topic.kind == "trade":
             return V3TradeFeed(topic.name, ep, [market])
         if topic.kind == "kline":
-            return V3KlineFeed(topic.name, ep, market, V3_KLINE[topic.interval or "1m"])
+            return V3KlineFeed(topic.name, ep, market, V3_KLINE_TO_V5[topic.interval or "1m"])
         if topic.kind == "tickers":
             return V3TickerFeed(topic.name, market)
         if topic.kind == "bookticker":

@@ -26,9 +26,10 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..protocol import replies
 from ..protocol._json import JSONDecodeError, dumps, loads
-from ..protocol.topics import PATH_ENDPOINTS
-from . import shapes
+from ..protocol.clock import now_ms
+from ..protocol.endpoints import PATH_ENDPOINTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,22 +129,22 @@ class ReplayServer:
             msg = None
         conn_id = "sim-replay"
         if not isinstance(msg, dict):
-            reply = shapes.command_ack(endpoint, conn_id, "", shapes.MISSING, success=False,
-                                       ret_msg=shapes.decode_error(text))
+            reply = replies.command_ack(endpoint, conn_id, "", replies.MISSING, success=False,
+                                       ret_msg=replies.decode_error(text))
         else:
-            req_id = msg.get("req_id", shapes.MISSING)
+            req_id = msg.get("req_id", replies.MISSING)
             op = msg.get("op")
             if op == "ping":
-                reply = shapes.pong(endpoint, conn_id, req_id, time.time_ns() // 1_000_000)
+                reply = replies.pong(endpoint, conn_id, req_id, now_ms())
             elif op in ("subscribe", "unsubscribe") and isinstance(msg.get("args"), list):
                 args = [a for a in msg["args"] if isinstance(a, str)]
                 if op == "subscribe":
                     topics.update(args)
                 else:
                     topics.difference_update(args)
-                reply = shapes.command_ack(endpoint, conn_id, op, req_id)
+                reply = replies.command_ack(endpoint, conn_id, op, req_id)
             else:
-                reply = shapes.command_ack(endpoint, conn_id, str(op or ""), req_id, success=False,
+                reply = replies.command_ack(endpoint, conn_id, str(op or ""), req_id, success=False,
                                            ret_msg="error:invalid op")
         asyncio.get_running_loop().create_task(_send(ws, dumps(reply)))
         if topics:

@@ -25,10 +25,19 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..protocol import replies
 from ..protocol._json import JSONDecodeError, dumps, loads
-from ..protocol.requests import ARGS_CHAR_BUDGET
-from ..protocol.topics import CATEGORIES, PATH_ENDPOINTS, Category, Endpoint, parse
-from . import shapes
+from ..protocol.clock import now_ms as wall_ms
+from ..protocol.endpoints import PATH_ENDPOINTS, needs_auth, req_id_key
+from ..protocol.limits import (
+    ARGS_CHAR_BUDGET,
+    ARGS_PER_REQUEST_ENFORCED,
+    MAX_ARGS_PER_CONNECTION,
+    PRIVATE_IDLE_CUT_S,
+    parse_max_active_time,
+)
+from ..protocol.topics import CATEGORIES, Category, Endpoint, parse
+from ..transport import ws_internals as wsi
 from .conn import Conn
 from .desk import Desk
 from .engine import Engine
@@ -42,21 +51,9 @@ log = logging.getLogger("rxbybit.sim")
 STEP_MS: Final = 20
 """Virtual milliseconds between two market model steps."""
 DEFAULT_SYMBOLS: Final = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
-OPTION_MAX_ARGS: Final = 2_000
-PUBLIC_MAX_ARGS: Final[dict[str, int]] = {"spot": 10, "spot_v3_public": 10, "spot_v3_private": 10}
-DEFAULT_MAX_IDLE_S: Final[dict[str, float]] = {"private": 600.0, "trade": 600.0}
+OPTION_MAX_ARGS: Final = MAX_ARGS_PER_CONNECTION["option"]
+DEFAULT_MAX_IDLE_S: Final[dict[str, float]] = {"private": PRIVATE_IDLE_CUT_S, "trade": PRIVATE_IDLE_CUT_S}
 
-
-def _parse_active_time(text: str) -> float:
-    """``max_active_time`` (``30s`` .. ``600s`` or ``1m`` .. ``10m``) in seconds, or ``ValueError``."""
-    unit = text[-1:]
-    number = text[:-1]
-    if unit not in ("s", "m") or not number.isdigit():
-        raise ValueError(f"max_active_time must look like '30s' or '2m', got {text!r}")
-    seconds = int(number) * (60 if unit == "m" else 1)
-    if not 30 <= seconds <= 600:
-        raise ValueError(f"max_active_time must be between 30s and 600s, got {text!r}")
-    return float(seconds)
 
 
 class Simulator:
@@ -83,7 +80,7 @@ class Simulator:
         self.seed = seed
         self.speed = float(speed)
         self._port = port
-        self.start_ms = start_ms if start_ms is not None else time.time_ns() // 1_000_000
+        self.start_ms = start_ms if start_ms is not None else wall_ms()
         self.vt = 0.0
         """Virtual milliseconds since the start."""
         self.universe = build_universe(symbols, seed, self.start_ms)
@@ -167,7 +164,7 @@ class Simulator:
         Bybit's ``10019`` notice first."""
         for c in list(self.connections):
             if c.endpoint == "trade":
-                c.send_text(dumps(shapes.trade_reply("", c.conn_id, shapes.MISSING, 10019,
+                c.send_text(dumps(replies.trade_reply("", c.conn_id, replies.MISSING, 10019,
                                                      "Service is restarting, please reconnect", {}, None)))
         await asyncio.sleep(0)
         await self._unbind()
@@ -341,8 +338,7 @@ class Simulator:
         for c in list(conns):
             if not isinstance(c, Conn):
                 continue
-            transport = c.ws.transport
-            while not c.closed and transport is not None and transport.get_write_buffer_size() > 2**20:
+            while not c.closed and wsi.buffered_bytes(c.ws) > 2**20:
                 await asyncio.sleep(0.001)
 
     # ------------------------------------------------------------------ connections
@@ -355,7 +351,7 @@ class Simulator:
         query = parse_qs(parts.query)
         if "max_active_time" in query:
             try:
-                _parse_active_time(query["max_active_time"][0])
+                parse_max_active_time(query["max_active_time"][0])
             except ValueError as exc:
                 return _http_error(http.HTTPStatus.BAD_REQUEST, str(exc))
         return None
@@ -368,7 +364,7 @@ class Simulator:
         conn.silent = self.faults.is_silent_path(parts.path)
         query = parse_qs(parts.query)
         if "max_active_time" in query and endpoint in ("private", "trade"):
-            conn.max_idle_s = _parse_active_time(query["max_active_time"][0])
+            conn.max_idle_s = parse_max_active_time(query["max_active_time"][0])
         else:
             conn.max_idle_s = DEFAULT_MAX_IDLE_S.get(endpoint)
         fault_idle = self.faults.idle_limit_for(parts.path)
@@ -382,7 +378,7 @@ class Simulator:
                     self._on_message(conn, text)
                 except Exception:  # one bad request must not kill the connection
                     log.exception("simulator failed to handle a frame on %s", conn.path)
-                    self._reply_error(conn, shapes.MISSING, "", "error:internal error")
+                    self._reply_error(conn, replies.MISSING, "", "error:internal error")
         except ConnectionClosed:
             pass
         finally:
@@ -409,9 +405,9 @@ class Simulator:
 
     def _reply_error(self, conn: Conn, req_id: Any, op: str, message: str) -> None:
         if conn.endpoint == "trade":
-            self._reply(conn, shapes.trade_reply(op, conn.conn_id, req_id, 10001, message, {}, None))
+            self._reply(conn, replies.trade_reply(op, conn.conn_id, req_id, 10001, message, {}, None))
         else:
-            self._reply(conn, shapes.command_ack(conn.endpoint, conn.conn_id, op, req_id, success=False,
+            self._reply(conn, replies.command_ack(conn.endpoint, conn.conn_id, op, req_id, success=False,
                                                  ret_msg=message))
 
     def _on_message(self, conn: Conn, text: str) -> None:
@@ -420,16 +416,15 @@ class Simulator:
         except JSONDecodeError:
             msg = None
         if not isinstance(msg, dict):
-            self._reply_error(conn, shapes.MISSING, "", shapes.decode_error(text))
+            self._reply_error(conn, replies.MISSING, "", replies.decode_error(text))
             return
         op = msg.get("op")
-        req_key = "reqId" if conn.endpoint == "trade" else "req_id"
-        req_id = msg.get(req_key, shapes.MISSING)
+        req_id = msg.get(req_id_key(conn.endpoint), replies.MISSING)
         if op == "ping":
             if not conn.silent:
-                self._reply(conn, shapes.pong(conn.endpoint, conn.conn_id, req_id, self.now_ms()))
+                self._reply(conn, replies.pong(conn.endpoint, conn.conn_id, req_id, self.now_ms()))
             return
-        if conn.endpoint in ("private", "trade", "spot_v3_private"):
+        if needs_auth(conn.endpoint):
             self.desk.on_message(conn, msg, op, req_id)
             return
         if op in ("subscribe", "unsubscribe"):
@@ -438,7 +433,7 @@ class Simulator:
         if op == "auth":
             self._reply_error(conn, req_id, "auth", "error:auth is only served on private sockets")
             return
-        self._reply_error(conn, req_id, op if isinstance(op, str) else "", "error:invalid op")
+        self._reply_error(conn, req_id, op if isinstance(op, str) else "", replies.INVALID_OP)
 
     # ------------------------------------------------------------------ public subscribe
 
@@ -447,19 +442,19 @@ class Simulator:
         if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
             self._reply_error(conn, req_id, op, "error:args must be a non-empty list of topic strings")
             return
-        limit = PUBLIC_MAX_ARGS.get(ep)
+        limit = ARGS_PER_REQUEST_ENFORCED.get(ep)
         if limit is not None and len(args) > limit:
-            self._reply_error(conn, req_id, op, f"args size >{limit}")
+            self._reply_error(conn, req_id, op, replies.args_size(limit))
             return
         if op == "unsubscribe":
             removed = [t for t in args if t in conn.subs]
             for t in removed:
                 self._unsubscribe(conn, t)
             if ep == "option":
-                self._reply(conn, shapes.option_command_resp(conn.conn_id, op, req_id, removed,
+                self._reply(conn, replies.option_command_resp(conn.conn_id, op, req_id, removed,
                                                              [t for t in args if t not in removed]))
             else:
-                self._reply(conn, shapes.command_ack(ep, conn.conn_id, op, req_id))
+                self._reply(conn, replies.command_ack(ep, conn.conn_id, op, req_id))
             return
         if ep == "option":
             self._option_subscribe(conn, req_id, args)
@@ -471,12 +466,12 @@ class Simulator:
             if error is None:
                 chars += len(topic)
                 if chars > ARGS_CHAR_BUDGET:
-                    error = f"error:args length exceeds {ARGS_CHAR_BUDGET} characters,topic:{topic}"
+                    error = replies.args_too_long(ARGS_CHAR_BUDGET, topic)
             if error is not None:
                 self._reply_error(conn, req_id, op, error)
                 return
             feeds.append(self.feed(ep, topic))
-        self._reply(conn, shapes.command_ack(ep, conn.conn_id, op, req_id))
+        self._reply(conn, replies.command_ack(ep, conn.conn_id, op, req_id))
         for topic, feed in zip(args, feeds, strict=True):
             self._subscribe(conn, topic, feed)
 
@@ -485,11 +480,11 @@ class Simulator:
         if rejected is not None:
             return rejected
         if topic in conn.subs or batch.count(topic) > 1:
-            return f"error:already subscribed,topic:{topic}"
+            return replies.already_subscribed(topic)
         try:
             self.feed(conn.endpoint, topic)
         except (ValueError, UnknownTopic):
-            return f"error:handler not found,topic:{topic}"
+            return replies.handler_not_found(topic)
         return None
 
     def _option_subscribe(self, conn: Conn, req_id: Any, args: list[str]) -> None:
@@ -500,7 +495,7 @@ class Simulator:
                 ok.append(topic)
             else:
                 failed.append(topic)
-        self._reply(conn, shapes.option_command_resp(conn.conn_id, "subscribe", req_id, ok, failed))
+        self._reply(conn, replies.option_command_resp(conn.conn_id, "subscribe", req_id, ok, failed))
         for topic in ok:
             self._subscribe(conn, topic, self.feed("option", topic))
 

@@ -15,16 +15,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.frames import Frame, Opcode
 
 from ..errors import AuthenticationError, ConnectionClosedError, ExchangeUnreachableError, SubscriptionError
 from ..protocol import requests
 from ..protocol.decode import decode
+from ..protocol.endpoints import Endpoint, takes_subscriptions
 from ..protocol.events import (
     AuthResult,
     Event,
@@ -34,60 +34,18 @@ from ..protocol.events import (
     SubscribeFailure,
     Unknown,
 )
-from ..protocol.topics import Endpoint
+from ..protocol.signing import Credentials
 from .backoff import BackoffPolicy, exponential_backoff
+from .ws_internals import DirectConnection
 
 log = logging.getLogger("rxbybit.transport")
 
 _CONTROL: frozenset[type[Event]] = frozenset((Pong, AuthResult, SubscribeAck, SubscribeFailure, Malformed, Unknown))
 
-SUBSCRIBABLE: frozenset[str] = frozenset(
-    ("spot", "linear", "inverse", "option", "private", "spot_v3_public", "spot_v3_private")
-)
-
-
-class DirectConnection(ClientConnection):
-    """A client connection that hands each complete text frame to ``on_text`` straight from the
-    protocol callback, skipping the library's message queue and its per-message task switch.
-
-    Bybit sends one message a frame. The first frame this path does not handle (a fragment, a
-    binary frame) switches the connection to the library's own queue for good, so messages are
-    never reordered; the reader loop then picks them up with ``recv``. Without ``on_text`` this is
-    a plain ``ClientConnection``.
-    """
-
-    on_text: Callable[[bytes | bytearray | memoryview], None] | None = None
-    direct = True
-
-    def process_event(self, event: Any) -> None:
-        # process_event is websockets' own per-event hook (asyncio implementation, 13+); anything
-        # unexpected goes to the library's path unchanged
-        if self.direct and self.on_text is not None and getattr(self, "response", None) is not None \
-                and isinstance(event, Frame):
-            opcode = event.opcode
-            if opcode is Opcode.TEXT and event.fin:
-                self.on_text(event.data)
-                return
-            if opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-                self.direct = False
-        super().process_event(event)
 
 
 class HeartbeatTimeout(Exception):
     """No pong arrived within the deadline: the server is silent and the socket is replaced."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """An API key and secret. The secret never appears in ``repr`` or ``str``."""
-
-    api_key: str
-    api_secret: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Credentials(api_key={self.api_key[:4]}…)"
-
-    __str__ = __repr__
 
 
 @dataclass
@@ -276,7 +234,7 @@ class Connection:
             await ws.send(text)
 
     def _send_subscribe(self, topics: list[str]) -> None:
-        if self.endpoint not in SUBSCRIBABLE or not topics:
+        if not takes_subscriptions(self.endpoint) or not topics:
             return
         try:
             batches = requests.split_args(topics, self.endpoint)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..protocol.topics import ENDPOINT_PATHS, Endpoint
+from ..protocol.endpoints import ENDPOINT_PATHS, Endpoint, needs_auth
 
 NETWORKS = ("mainnet", "testnet", "demo", "sim")
 
@@ -21,7 +21,7 @@ class Network:
 
     def url(self, endpoint: Endpoint) -> str:
         """The full websocket URL of ``endpoint`` on this network."""
-        private = endpoint in ("private", "trade", "spot_v3_private")
+        private = needs_auth(endpoint)
         if endpoint == "trade" and not self.trade_available:
             raise ValueError(
                 f"the WS trade API is not available on the {self.name} network (Bybit's demo trading has no "

@@ -9,7 +9,8 @@ import pytest
 
 import rxbybit as rb
 from rxbybit.errors import BlockingCallError
-from rxbybit.transport import Credentials, exponential_backoff, resolve
+from rxbybit.protocol.signing import Credentials
+from rxbybit.transport import exponential_backoff, resolve
 
 
 def test_run_executes_a_coroutine() -> None:

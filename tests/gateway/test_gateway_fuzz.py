@@ -14,7 +14,7 @@ from rxbybit.gateway import AuthError, ErrorCode, GatewayError, Identity, Limits
 from rxbybit.gateway.hub import Subscription
 from rxbybit.gateway.requests import DIRECTIONS, PATHS
 from rxbybit.gateway.session import Session
-from rxbybit.transport import Credentials
+from rxbybit.protocol.signing import Credentials
 
 MAX_BYTES = 2_048
 json_values = st.recursive(

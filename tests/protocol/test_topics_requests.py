@@ -8,7 +8,7 @@ import sys
 import orjson
 import pytest
 
-from rxbybit.protocol import requests, sign, topics, verify
+from rxbybit.protocol import endpoints, requests, sign, topics, verify
 
 # --------------------------------------------------------------------------- topics
 
@@ -68,8 +68,8 @@ def test_builders_validate_and_map_categories() -> None:
     with pytest.raises(ValueError, match="spot, linear, inverse, option"):
         topics.tickers("BTCUSDT", "futures")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="expected one of"):
-        topics.endpoint_path("nowhere")  # type: ignore[arg-type]
-    assert topics.endpoint_path("trade") == "/v5/trade"
+        endpoints.endpoint_path("nowhere")  # type: ignore[arg-type]
+    assert endpoints.endpoint_path("trade") == "/v5/trade"
 
 
 # --------------------------------------------------------------------------- requests

@@ -1,16 +1,69 @@
-"""Server-side frame builders: Bybit's replies to client requests, exactly as each socket shapes them.
+"""Bybit's replies to client requests: the texts and frames each socket writes, and their parsers.
 
-Acks, pongs and errors differ by endpoint (protocol reference §3-§5, §8, §9). Every builder
-returns a dict in Bybit's key order; the server serialises it with :func:`..protocol._json.dumps`.
-``req_id`` is echoed as the client sent it (string or number); :data:`MISSING` means the client
-sent none.
+Acks, pongs and errors differ by endpoint (protocol reference §3-§5, §8, §9). The simulator writes
+them with the builders here and the client reads them with the parsers here, so a reply text can
+never drift on one side only. Every builder returns a dict in Bybit's key order (serialise it with
+:func:`rxbybit.protocol._json.dumps`). ``req_id`` is echoed as the client sent it (string or
+number); :data:`MISSING` means the client sent none.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from ..protocol.topics import Endpoint
+from .endpoints import Endpoint
+
+# --------------------------------------------------------------------------- error texts
+# Written by the simulator, parsed by the client: each text once.
+
+_TOPIC_MARK = "topic:"
+_INVALID_TOPIC_MARK = "Invalid topic:"
+ALREADY_SUBSCRIBED = "already subscribed"
+HANDLER_NOT_FOUND = "handler not found"
+INVALID_OP = "error:invalid op"
+NOT_AUTHORIZED = "Request not authorized"
+
+
+def handler_not_found(topic: str) -> str:
+    """``error:handler not found,topic:X``: an unknown symbol, depth or topic for that socket."""
+    return f"error:{HANDLER_NOT_FOUND},topic:{topic}"
+
+
+def already_subscribed(topic: str) -> str:
+    """``error:already subscribed,topic:X``: informational, the existing subscription goes on."""
+    return f"error:{ALREADY_SUBSCRIBED},topic:{topic}"
+
+
+def args_too_long(budget: int, topic: str) -> str:
+    """The connection's combined args would pass ``budget`` characters with ``topic``."""
+    return f"error:args length exceeds {budget} characters,topic:{topic}"
+
+
+def args_size(limit: int) -> str:
+    """``args size >10``: too many args in one request (names no topic)."""
+    return f"args size >{limit}"
+
+
+def cannot_share_request(all_in_one: str, categorised: str) -> str:
+    """An all-in-one private topic and one of its categorised topics in one request (text unconfirmed)."""
+    return (f"error:all-in-one topic {all_in_one} and categorised topic {categorised} cannot be in one request,"
+            f"topic:{categorised}")
+
+
+def failed_topic(message: str) -> str | None:
+    """The topic a failed subscribe reply names (``...,topic:X`` or ``Invalid topic:X``), if any."""
+    i = message.find(_TOPIC_MARK)
+    if i >= 0:
+        return message[i + len(_TOPIC_MARK):].split(",", 1)[0].strip() or None
+    i = message.find(_INVALID_TOPIC_MARK)
+    if i >= 0:
+        return message[i + len(_INVALID_TOPIC_MARK):].strip() or None
+    return None
+
+
+def is_already_subscribed(message: str) -> bool:
+    """True for Bybit's ``already subscribed`` reply (not a real failure)."""
+    return ALREADY_SUBSCRIBED in message
 
 
 class _Missing:

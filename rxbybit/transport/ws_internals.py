@@ -1,0 +1,108 @@
+"""The one module that reaches into websockets' internals, and the versions it is known to work with.
+
+rxbybit uses four things the websockets library does not document as public API, each for a
+measured reason:
+
+* ``Connection.process_event``: the client takes complete text frames straight from the protocol
+  callback, skipping the library's message queue and a task switch per frame (the client kept
+  pace with 50,000 msgs/s with it, about 40,000 without).
+* ``ServerConnection.protocol.send_text`` + ``send_data``: the simulator writes a frame without
+  awaiting, as ``websockets.broadcast`` does, so replies and pushes keep their order.
+* ``protocol.send_frame``: the simulator's "silent server" fault swallows pong frames.
+* ``transport``: its write-buffer size (slow-reader limits) and ``abort()`` (a drop without a close
+  frame, which is what a real outage looks like).
+
+Nothing else in rxbybit touches these names. :data:`SUPPORTED` is the range ``pyproject.toml``
+pins, and ``tests/transport/test_ws_internals.py`` checks every hook below still exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any, Final
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.connection import Connection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+SUPPORTED: Final = (15, 18)
+"""websockets major versions known to work: ``15 <= major < 18`` (pyproject pins the same)."""
+
+
+def version() -> tuple[int, int]:
+    """The installed websockets ``(major, minor)``."""
+    parts = [int(p) if p.isdigit() else 0 for p in importlib.metadata.version("websockets").split(".")]
+    parts += [0, 0]
+    return parts[0], parts[1]
+
+
+class DirectConnection(ClientConnection):
+    """A client connection that hands each complete text frame to ``on_text`` straight from the
+    protocol callback, skipping the library's message queue and its per-message task switch.
+
+    Bybit sends one message a frame. The first frame this path does not handle (a fragment, a
+    binary frame) switches the connection to the library's own queue for good, so messages are
+    never reordered; the reader loop then picks them up with ``recv``. Without ``on_text`` this is
+    a plain ``ClientConnection``.
+    """
+
+    on_text: Callable[[bytes | bytearray | memoryview], None] | None = None
+    direct = True
+
+    def process_event(self, event: Any) -> None:
+        # anything unexpected goes to the library's path unchanged
+        if self.direct and self.on_text is not None and getattr(self, "response", None) is not None \
+                and isinstance(event, Frame):
+            opcode = event.opcode
+            if opcode is Opcode.TEXT and event.fin:
+                self.on_text(event.data)
+                return
+            if opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                self.direct = False
+        super().process_event(event)
+
+
+def is_open(ws: Connection) -> bool:
+    """True while ``ws`` may still send data frames."""
+    return ws.protocol.state is State.OPEN
+
+
+def write_text_now(ws: Connection, data: bytes) -> None:
+    """Write one UTF-8 text frame into ``ws``'s socket buffer without awaiting (order is kept).
+
+    Raises whatever the socket raises when it died under us; a closed ``ws`` writes nothing.
+    """
+    if ws.protocol.state is not State.OPEN:
+        return
+    ws.protocol.send_text(data)
+    ws.send_data()
+
+
+def buffered_bytes(ws: Connection) -> int:
+    """Bytes written to ``ws`` that the peer has not read yet (0 once the socket is gone)."""
+    transport = ws.transport
+    return 0 if transport is None else int(transport.get_write_buffer_size())
+
+
+def abort(ws: Connection) -> None:
+    """Drop the TCP connection at once, without a close frame (the peer sees code 1006)."""
+    transport = ws.transport
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
+
+
+def on_pong_sent(ws: Connection, hook: Callable[[], bool]) -> None:
+    """Call ``hook`` before each pong frame ``ws`` sends; the pong is swallowed when it returns False."""
+    protocol = ws.protocol
+    original = protocol.send_frame
+
+    def send_frame(frame: Frame) -> None:
+        if frame.opcode is Opcode.PONG and not hook():
+            return
+        original(frame)
+
+    protocol.send_frame = send_frame  # type: ignore[method-assign]
