@@ -1,4 +1,9 @@
-"""Fixtures shared by every test folder: the real browser for the browser tests."""
+"""Fixtures and settings shared by every test folder.
+
+- Hypothesis profiles: ``ci`` (chosen when ``CI`` is set) is derandomized, so a run is the same
+  run every time, and prints the reproduction blob of any failure; ``dev`` explores at random.
+- The real browser for the browser tests, and the frames/widgets render fixtures.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,15 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from playwright.async_api import Browser, async_playwright
+
+pytest_plugins = ["display_fixtures"]
+
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 CHROMIUM = os.environ.get("RXBYBIT_CHROMIUM", "/usr/bin/chromium")
 """Debian's Chromium (``make test`` installs it); no browser is ever downloaded."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -29,11 +28,3 @@ def fast_client(sim: Simulator, **kwargs: object) -> rb.Bybit:
     options.update(kwargs)
     return rb.Bybit(sim.url, **options)  # type: ignore[arg-type]
 
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``check`` on the loop until it holds (bounded), else fail naming ``what``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)

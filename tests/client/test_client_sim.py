@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import eventually
 
 import rxbybit as rb
 from rxbybit.errors import SubscriptionError
 from rxbybit.protocol import BookView, Trade
 from rxbybit.sim import Simulator
 
-from .conftest import eventually, fast_client
+from .conftest import fast_client
 
 LINEAR = "/v5/public/linear"
 TOPIC = "orderbook.50.BTCUSDT"

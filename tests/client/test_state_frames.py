@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reactivex as rx
+from helpers import eventually
 from reactivex import operators as rx_ops
 from reactivex.subject import Subject
 
@@ -10,7 +11,7 @@ import rxbybit as rb
 from rxbybit import frames
 from rxbybit.sim import DEMO_API_KEY, DEMO_API_SECRET, Simulator
 
-from .conftest import eventually, fast_client
+from .conftest import fast_client
 
 
 def test_state_frame_keeps_the_newest_row_per_key_and_drops_final_ones() -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+from helpers import eventually
 
 import rxbybit as rb
 from rxbybit.errors import (
@@ -16,7 +17,7 @@ from rxbybit.errors import (
 )
 from rxbybit.sim import DEMO_API_KEY, DEMO_API_SECRET, Simulator
 
-from .conftest import eventually, fast_client
+from .conftest import fast_client
 
 Item = Mapping[str, Any]
 

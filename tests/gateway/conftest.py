@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonws import JsonWsClient
+from helpers import JsonWsClient
 from websockets.asyncio.client import ClientConnection, connect
 
 from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
@@ -98,11 +97,3 @@ async def open_client(gateway: Gateway) -> Client:
     """A further client; the caller closes it (``await client.close()``)."""
     return Client(await connect(gateway.url, max_size=2**22))
 
-
-async def eventually(check: Callable[[], bool], timeout: float = 8.0, what: str = "condition") -> None:
-    """Poll ``check`` on the loop until it holds (bounded), else fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from helpers import eventually
+
 import rxbybit as rb
 from rxbybit.gateway import ErrorCode, Gateway, UserStore
 
-from .conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, Client, eventually, open_client
+from .conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, Client, open_client
 
 ORDER = "/external/private/order"
 

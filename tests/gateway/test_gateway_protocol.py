@@ -7,12 +7,13 @@ import contextlib
 import json
 import urllib.request
 
+from helpers import eventually
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rxbybit.gateway import ErrorCode, Gateway
 
-from .conftest import Client, eventually, open_client
+from .conftest import Client, open_client
 
 TICKER = "/external/linear/tickers.BTCUSDT"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from jsonws import JsonWsClient
+from helpers import JsonWsClient
 
 from rxbybit.protocol.signing import sign
 from rxbybit.sim import DEMO_API_KEY, DEMO_API_SECRET

@@ -1,4 +1,4 @@
-"""Fixtures for the frames/ops/widgets tests."""
+"""Render fixtures for the frames, ops and widgets tests (loaded by tests/conftest.py as a plugin)."""
 
 from __future__ import annotations
 
