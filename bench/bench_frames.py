@@ -29,7 +29,8 @@ import pandas as pd
 from reactivex.subject import Subject
 
 from rxbybit import widgets
-from rxbybit.frames import LiveFrame, RenderScheduler, set_render_scheduler
+from rxbybit.display import RenderScheduler, set_render_scheduler
+from rxbybit.frames import LiveFrame
 from rxbybit.protocol import BookUpdate, OrderBook, Trade
 
 T0 = 1_700_000_000_000

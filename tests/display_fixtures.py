@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rxbybit.frames import RenderScheduler, set_cell_provider, set_render_scheduler
+from rxbybit.display import RenderScheduler, set_cell_provider, set_render_scheduler
 
 
 @pytest.fixture

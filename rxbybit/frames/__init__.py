@@ -2,39 +2,35 @@
 
 * :class:`LiveFrame`: the newest rows of a stream (row and time windows), ``.df`` on demand;
 * :class:`BookFrame`: the top levels of an order book;
-* :class:`StateFrame`: the newest state per key: open orders, positions, balances;
-* :class:`RenderScheduler`: the one global, rate-capped refresh every live view goes through;
-  with no running event loop, call ``get_render_scheduler().flush()`` to refresh by hand.
+* :class:`StateFrame`: the newest state per key: :func:`open_orders`, :func:`positions`,
+  :func:`balances` build ready-made ones from the private streams.
 
-Most users get these from :mod:`rxbybit.ops` (``trades.pipe(ops.to_frame())``).
+Each frame shows where its data comes from: the :class:`~rxbybit.client.stream.Provenance` of the
+stream it follows (SIMULATED or REPLAY label; none for live data). Frames refresh through the
+global render scheduler of :mod:`rxbybit.display`; the operators that end a pipe in a frame
+(``to_frame``, ``to_book``, ``to_state``) are in :mod:`rxbybit.ops`::
+
+    tape = trades.pipe(ops.to_frame(max_rows=5_000))
 """
 
-from ._cells import set_cell_provider
-from ._display import LiveBinding, LiveHTML
-from ._operators import to_book, to_frame
+from ._base import LiveBase
 from ._schema import Schema
 from .book import BookFrame
 from .live import LiveFrame
-from .render import RenderJob, RenderScheduler, get_render_scheduler, set_render_scheduler
-from .state import StateFrame, balances, is_final_order, open_orders, positions, to_state
+from .provenance import provenance_badge, resolve_provenance, shown_label
+from .state import StateFrame, balances, is_final_order, open_orders, positions
 
 __all__ = [
     "BookFrame",
-    "LiveBinding",
+    "LiveBase",
     "LiveFrame",
-    "LiveHTML",
-    "RenderJob",
-    "RenderScheduler",
     "Schema",
     "StateFrame",
     "balances",
-    "get_render_scheduler",
     "is_final_order",
     "open_orders",
     "positions",
-    "set_cell_provider",
-    "set_render_scheduler",
-    "to_book",
-    "to_frame",
-    "to_state",
+    "provenance_badge",
+    "resolve_provenance",
+    "shown_label",
 ]

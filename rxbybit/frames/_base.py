@@ -1,5 +1,5 @@
-"""What LiveFrame and BookFrame share: feeding from an observable, change listeners, errors and
-a self-refreshing notebook display."""
+"""What the live frames share: feeding from an observable, change listeners, errors, the
+provenance label and a self-refreshing notebook display (built on :mod:`rxbybit.display`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import reactivex as rx
 from reactivex import abc
 from reactivex.disposable import Disposable
 
-from . import _cells
-from ._display import LiveBinding, LiveHTML
-from .render import RenderScheduler
+from ..client.stream import Provenance
+from ..display import LiveHTML, RenderScheduler, live_html, mimebundle, track_cell
+from .provenance import resolve_provenance, shown_label
 
 log = logging.getLogger("rxbybit.frames")
 
@@ -22,15 +22,24 @@ MAX_ERRORS = 100
 
 
 class LiveBase:
-    """Base of the live frames: an Rx observer that keeps state and renders itself."""
+    """Base of the live frames: an Rx observer that keeps state and renders itself.
 
-    simulated: bool
+    The frame's :attr:`provenance` is the one given, else that of the stream it subscribes to.
+    """
+
     name: str
 
     def __init__(
-        self, *, simulated: bool, name: str, render_fps: float, scheduler: RenderScheduler | None
+        self,
+        *,
+        provenance: Provenance | None,
+        simulated: bool | None,
+        name: str,
+        render_fps: float,
+        scheduler: RenderScheduler | None,
     ) -> None:
-        self.simulated = simulated
+        self._given = (provenance, simulated)
+        self._provenance = resolve_provenance(provenance=provenance, simulated=simulated)
         self.name = name
         self.render_fps = render_fps
         self._render_scheduler = scheduler
@@ -43,6 +52,28 @@ class LiveBase:
         """The exception that ended the source stream, if it failed."""
         self.completed = False
         self.closed = False
+
+    # ----------------------------------------------------------------------------- provenance
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where the rows come from (LIVE, SIMULATED or REPLAY); reprs and widgets show its label."""
+        return self._provenance
+
+    @property
+    def simulated(self) -> bool:
+        """True when the data is not the live market's (read-only; see :attr:`provenance`)."""
+        return self._provenance.simulated
+
+    @property
+    def label(self) -> str:
+        """The label shown: ``"SIMULATED"``, ``"REPLAY"``, or ``""`` for live data."""
+        return shown_label(self._provenance)
+
+    def _tagged(self, kind: str) -> str:
+        """``kind`` followed by the label, for reprs (``"LiveFrame SIMULATED"``)."""
+        label = self.label
+        return f"{kind} {label}" if label else kind
 
     # ----------------------------------------------------------------------------- feeding
 
@@ -68,11 +99,14 @@ class LiveBase:
         self._changed()
 
     def subscribe_to(self, source: rx.Observable[Any]) -> abc.DisposableBase:
-        """Start ingesting ``source``; :meth:`close` unsubscribes."""
+        """Start ingesting ``source`` and take its provenance unless one was given; :meth:`close`
+        unsubscribes."""
         if self._subscription is not None:
             raise RuntimeError(f"{type(self).__name__} is already subscribed to a source")
+        given, simulated = self._given
+        self._provenance = resolve_provenance(source, provenance=given, simulated=simulated)
         self._subscription = source.subscribe(self.on_next, self.on_error, self.on_completed)
-        _cells.track(self)
+        track_cell(self)
         return self._subscription
 
     def add_listener(self, callback: Callable[[], None]) -> abc.DisposableBase:
@@ -111,22 +145,10 @@ class LiveBase:
         """An HTML widget showing this frame, refreshed at ``render_fps`` while it is shown."""
         if self._widget is not None and self._widget.comm is not None:
             return self._widget
-        w = LiveHTML(value=self._repr_html_())
-        binding = LiveBinding(
-            w, lambda: setattr(w, "value", self._repr_html_()), max_fps=self.render_fps,
-            scheduler=self._render_scheduler, name=f"{type(self).__name__}({self.name})",
-        )
-        binding.own(self.add_listener(binding.changed))
-        self._widget = w
-        return w
+        self._widget = live_html(self._repr_html_, self.add_listener, max_fps=self.render_fps,
+                                 scheduler=self._render_scheduler, name=f"{type(self).__name__}({self.name})")
+        return self._widget
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """A live widget for widget frontends, plus static HTML and text for the others."""
-        bundle: dict[str, Any] = {}
-        try:
-            bundle.update(self.widget()._repr_mimebundle_())
-        except Exception:  # no widget support: the static forms still work
-            log.debug("live widget unavailable", exc_info=True)
-        bundle["text/html"] = self._repr_html_()
-        bundle["text/plain"] = repr(self)
-        return bundle
+        return mimebundle(self.widget, self._repr_html_(), repr(self))

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..client.stream import Provenance
+from ..display import RenderScheduler, titled_html
 from ..protocol import BookView
 from ._base import LiveBase
-from ._display import frame_html
-from .render import RenderScheduler
 
 BOOK_COLUMNS = ["bid_size", "bid_price", "ask_price", "ask_size"]
 
@@ -33,14 +33,16 @@ class BookFrame(LiveBase):
         self,
         levels: int = 10,
         *,
-        simulated: bool = False,
+        provenance: Provenance | None = None,
+        simulated: bool | None = None,
         name: str = "",
         render_fps: float = 4.0,
         scheduler: RenderScheduler | None = None,
     ) -> None:
         if levels < 1:
             raise ValueError(f"levels must be at least 1, got {levels}")
-        super().__init__(simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler)
+        super().__init__(provenance=provenance, simulated=simulated, name=name, render_fps=render_fps,
+                         scheduler=scheduler)
         self.levels = levels
         self.view: BookView | None = None
         """The newest book view (None before the first update)."""
@@ -119,8 +121,7 @@ class BookFrame(LiveBase):
         return f"{name} u={v.u} mid={mid} spread={spread} at {when}"
 
     def __repr__(self) -> str:
-        sim = " SIMULATED" if self.simulated else ""
-        return f"BookFrame{sim}: {self._header()}\n{self.df.to_string()}"
+        return f"{self._tagged('BookFrame')}: {self._header()}\n{self.df.to_string()}"
 
     def _repr_html_(self) -> str:
-        return frame_html("BookFrame", self.simulated, f"BookFrame {self._header()}", self.df.to_html(border=0))
+        return titled_html("BookFrame", self.label, f"BookFrame {self._header()}", self.df.to_html(border=0))

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from ..client.stream import Provenance
+from ..display import RenderScheduler, titled_html
 from ..protocol import Candle
 from ._base import LiveBase
-from ._display import frame_html
-from ._ring import ColumnRing
 from ._schema import DTYPES, Kind, Schema, infer
-from .render import RenderScheduler
+from .ring import ColumnRing
 
 CHUNK = 4096
 """Rows buffered as tuples before they are moved into the numpy ring."""
@@ -63,7 +63,8 @@ class LiveFrame(LiveBase):
         columns: Sequence[str] | None = None,
         time_field: str | None = None,
         key: str | None = None,
-        simulated: bool = False,
+        provenance: Provenance | None = None,
+        simulated: bool | None = None,
         name: str = "",
         schema: Schema | None = None,
         render_fps: float = 4.0,
@@ -72,7 +73,8 @@ class LiveFrame(LiveBase):
     ) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-        super().__init__(simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler)
+        super().__init__(provenance=provenance, simulated=simulated, name=name, render_fps=render_fps,
+                         scheduler=scheduler)
         self.max_rows = max_rows
         self.window = window
         self._window_ms = window_ms(window)
@@ -330,13 +332,12 @@ class LiveFrame(LiveBase):
         return f"{name}{len(self)} rows (max {self.max_rows}{window}), last {when}{state}"
 
     def __repr__(self) -> str:
-        sim = " SIMULATED" if self.simulated else ""
         body = self.tail(self.display_rows).to_string() if len(self) else "(no rows yet)"
-        return f"LiveFrame{sim}: {self._header()}\n{body}"
+        return f"{self._tagged('LiveFrame')}: {self._header()}\n{body}"
 
     def _repr_html_(self) -> str:
         table = self.tail(self.display_rows).to_html(border=0) if len(self) else "<i>no rows yet</i>"
-        return frame_html("LiveFrame", self.simulated, f"LiveFrame {self._header()}", table)
+        return titled_html("LiveFrame", self.label, f"LiveFrame {self._header()}", table)
 
 
 class _NoKey:

@@ -2,7 +2,8 @@
 
 Private streams push changes, not tables: an order appears, is amended, fills, is cancelled. A
 :class:`StateFrame` keeps the newest row per key, drops rows whose state is final, and shows the
-result as a small DataFrame that renders itself like the other live frames.
+result as a small DataFrame that renders itself like the other live frames. ``ops.to_state`` builds
+one in a pipe; :func:`open_orders`, :func:`positions` and :func:`balances` are ready-made ones.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 import pandas as pd
 import reactivex as rx
 
+from ..client.stream import Provenance
+from ..display import RenderScheduler, titled_html
 from ..protocol.orders import FINAL_STATUSES
 from ._base import LiveBase
-from ._display import frame_html
-from .render import RenderScheduler
 
 Row = Mapping[str, Any]
 
@@ -39,12 +40,14 @@ class StateFrame(LiveBase):
         drop: Callable[[Row], bool] | None = None,
         explode: Callable[[Row], Iterable[Row]] | None = None,
         columns: Sequence[str] | None = None,
-        simulated: bool = False,
+        provenance: Provenance | None = None,
+        simulated: bool | None = None,
         name: str = "",
         render_fps: float = 4.0,
         scheduler: RenderScheduler | None = None,
     ) -> None:
-        super().__init__(simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler)
+        super().__init__(provenance=provenance, simulated=simulated, name=name, render_fps=render_fps,
+                         scheduler=scheduler)
         self.key = (key,) if isinstance(key, str) else tuple(key)
         self._drop = drop
         self._explode = explode
@@ -96,37 +99,11 @@ class StateFrame(LiveBase):
         return len(self.rows)
 
     def __repr__(self) -> str:
-        sim = " SIMULATED" if self.simulated else ""
-        return f"StateFrame{sim} {self.name} ({len(self)} rows)\n{self.df.to_string()}"
+        return f"{self._tagged('StateFrame')} {self.name} ({len(self)} rows)\n{self.df.to_string()}"
 
     def _repr_html_(self) -> str:
         title = f"{self.name or 'StateFrame'} ({len(self)} rows)"
-        return frame_html("StateFrame", self.simulated, title, self.df.to_html(border=0))
-
-
-def to_state(
-    key: str | Sequence[str],
-    *,
-    drop: Callable[[Row], bool] | None = None,
-    explode: Callable[[Row], Iterable[Row]] | None = None,
-    columns: Sequence[str] | None = None,
-    simulated: bool | None = None,
-    name: str = "",
-) -> Callable[[rx.Observable[Any]], StateFrame]:
-    """Collect a stream of changes into a :class:`StateFrame` keyed by ``key``.
-
-    Example::
-
-        open_orders = private.orders().pipe(ops.to_state("orderId", drop=is_final_order))
-    """
-
-    def apply(source: rx.Observable[Any]) -> StateFrame:
-        sim = simulated if simulated is not None else bool(getattr(source, "simulated", False))
-        frame = StateFrame(key, drop=drop, explode=explode, columns=columns, simulated=sim, name=name)
-        frame.subscribe_to(source)
-        return frame
-
-    return apply
+        return titled_html("StateFrame", self.label, title, self.df.to_html(border=0))
 
 
 def is_final_order(row: Row) -> bool:
@@ -155,17 +132,22 @@ POSITION_COLUMNS = ("category", "symbol", "positionIdx", "side", "size", "entryP
 BALANCE_COLUMNS = ("coin", "accountType", "equity", "walletBalance", "locked", "unrealisedPnl", "usdValue")
 
 
+def _following(frame: StateFrame, source: rx.Observable[Any]) -> StateFrame:
+    frame.subscribe_to(source)
+    return frame
+
+
 def open_orders(source: rx.Observable[Any], name: str = "open orders") -> StateFrame:
     """Open orders from an ``orders()`` stream, keyed by ``orderId``."""
-    return source.pipe(to_state("orderId", drop=is_final_order, columns=ORDER_COLUMNS, name=name))
+    return _following(StateFrame("orderId", drop=is_final_order, columns=ORDER_COLUMNS, name=name), source)
 
 
 def positions(source: rx.Observable[Any], name: str = "positions") -> StateFrame:
     """Open positions from a ``positions()`` stream, keyed by category, symbol and ``positionIdx``."""
-    return source.pipe(to_state(("category", "symbol", "positionIdx"), drop=is_flat_position,
-                                columns=POSITION_COLUMNS, name=name))
+    key = ("category", "symbol", "positionIdx")
+    return _following(StateFrame(key, drop=is_flat_position, columns=POSITION_COLUMNS, name=name), source)
 
 
 def balances(source: rx.Observable[Any], name: str = "balances") -> StateFrame:
     """Coin balances from a ``wallet()`` stream, one row per coin."""
-    return source.pipe(to_state("coin", explode=wallet_coins, columns=BALANCE_COLUMNS, name=name))
+    return _following(StateFrame("coin", explode=wallet_coins, columns=BALANCE_COLUMNS, name=name), source)

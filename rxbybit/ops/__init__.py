@@ -8,14 +8,14 @@
     mids = book.pipe(ops.mid())                                 # Point(ts, value, symbol)
     top = book.pipe(ops.to_book(levels=10))                     # a BookFrame
 
-Generic operators stay in ``reactivex.operators``. ``to_frame``/``to_book`` end a pipe in a live
-frame; they are implemented in :mod:`rxbybit.frames` and re-exported here so every stream verb is
-in one place.
+Generic operators stay in ``reactivex.operators``. ``to_frame``/``to_book``/``to_state`` end a pipe
+in a live frame of :mod:`rxbybit.frames`. Every stream these operators return is a
+:class:`~rxbybit.client.stream.Stream` with the provenance of its source, so a frame at the end of
+a pipeline built from simulator data is labelled SIMULATED (or REPLAY for a recording).
 """
 
-from ..frames._operators import to_book, to_frame
-from ..frames.state import to_state
 from ._book import imbalance, mid, spread
+from ._frames import to_book, to_frame, to_state
 from ._ohlc import to_ohlc
 from ._point import Point
 from ._stats import rolling, vwap

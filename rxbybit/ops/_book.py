@@ -7,6 +7,7 @@ from typing import Any
 
 import reactivex as rx
 
+from ..client.stream import Stream
 from ._point import Point
 from ._stateful import stateful
 
@@ -39,7 +40,7 @@ def _mid_step() -> Callable[[Any], Point | None]:
     return step
 
 
-def mid() -> Callable[[rx.Observable[Any]], rx.Observable[Point]]:
+def mid() -> Callable[[rx.Observable[Any]], Stream[Point]]:
     """The mid price ``(best bid + best ask) / 2`` of each book (or ticker) as a :class:`Point`.
 
     Books with an empty side emit nothing. Example::
@@ -50,7 +51,7 @@ def mid() -> Callable[[rx.Observable[Any]], rx.Observable[Point]]:
     return stateful(_mid_step)
 
 
-def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], rx.Observable[Point]]:
+def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], Stream[Point]]:
     """Best ask minus best bid of each book (or ticker), or in basis points of the mid with ``bps=True``.
 
     Example::
@@ -76,7 +77,7 @@ def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], rx.Observable
     return stateful(make)
 
 
-def imbalance(levels: int = 1) -> Callable[[rx.Observable[Any]], rx.Observable[Point]]:
+def imbalance(levels: int = 1) -> Callable[[rx.Observable[Any]], Stream[Point]]:
     """Order-book imbalance over the top ``levels``: ``(bid size - ask size) / (bid size + ask size)``.
 
     +1 means only bids, -1 only asks. Needs book items (``bids(n)``/``asks(n)``); tickers work for

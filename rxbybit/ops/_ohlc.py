@@ -10,8 +10,9 @@ import reactivex as rx
 from pandas.tseries.frequencies import to_offset
 from reactivex import abc
 
+from ..client.stream import Stream
 from ..protocol import Candle
-from ._stateful import keep_label
+from ._stateful import derived
 
 
 class _Buckets:
@@ -42,7 +43,7 @@ class _Buckets:
 
 def to_ohlc(
     freq: str | pd.DateOffset | pd.Timedelta = "1min", *, emit: Literal["each", "close"] = "each"
-) -> Callable[[rx.Observable[Any]], rx.Observable[Candle]]:
+) -> Callable[[rx.Observable[Any]], Stream[Candle]]:
     """Aggregate one symbol's trades into candles of ``freq`` (any pandas frequency, by exchange time).
 
     With ``emit="each"`` every trade emits the updated open candle (``confirm=False``); when a trade
@@ -61,7 +62,7 @@ def to_ohlc(
     if emit not in ("each", "close"):
         raise ValueError(f"emit must be 'each' or 'close', got {emit!r}")
 
-    def operator(source: rx.Observable[Any]) -> rx.Observable[Candle]:
+    def operator(source: rx.Observable[Any]) -> Stream[Candle]:
         def subscribe(
             observer: abc.ObserverBase[Candle], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
@@ -116,6 +117,6 @@ def to_ohlc(
 
             return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
 
-        return keep_label(source, rx.create(subscribe))
+        return derived(source, subscribe)
 
     return operator

@@ -1,4 +1,5 @@
-"""A helper for operators that keep per-subscription state and may reject an item."""
+"""Helpers for the ops operators: derived streams that keep their source's provenance, and
+operators that keep per-subscription state and may reject an item."""
 
 from __future__ import annotations
 
@@ -8,20 +9,28 @@ from typing import Any, TypeVar
 import reactivex as rx
 from reactivex import abc
 
+from ..client.stream import Stream, provenance_of
+
 T = TypeVar("T")
 R = TypeVar("R")
 
-_SKIP: Any = object()
+Subscribe = Callable[[abc.ObserverBase[R], abc.SchedulerBase | None], abc.DisposableBase]
 
 
-def stateful(make: Callable[[], Callable[[T], R | None]]) -> Callable[[rx.Observable[T]], rx.Observable[R]]:
+def derived(source: rx.Observable[Any], subscribe: Subscribe[R]) -> Stream[R]:
+    """A stream made by ``subscribe`` with the provenance of ``source`` (LIVE for a plain observable),
+    so frames built from it keep the SIMULATED or REPLAY label."""
+    return Stream(subscribe, provenance_of(source))
+
+
+def stateful(make: Callable[[], Callable[[T], R | None]]) -> Callable[[rx.Observable[T]], Stream[R]]:
     """Build an operator from ``make()``, called once per subscription, returning ``step(item)``.
 
     ``step`` returns the value to emit, or None to emit nothing. If it raises, the error goes to
     this subscriber's ``on_error`` (the source and its other subscribers are untouched).
     """
 
-    def operator(source: rx.Observable[T]) -> rx.Observable[R]:
+    def operator(source: rx.Observable[T]) -> Stream[R]:
         def subscribe(observer: abc.ObserverBase[R], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
             step = make()
 
@@ -36,15 +45,6 @@ def stateful(make: Callable[[], Callable[[T], R | None]]) -> Callable[[rx.Observ
 
             return source.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
 
-        return keep_label(source, rx.create(subscribe))
+        return derived(source, subscribe)
 
     return operator
-
-
-def keep_label(source: rx.Observable[Any], derived: rx.Observable[R]) -> rx.Observable[R]:
-    """Carry the source's ``simulated`` flag over to a derived stream, so frames built from it
-    stay labelled SIMULATED."""
-    flag = getattr(source, "simulated", None)
-    if flag is not None:
-        setattr(derived, "simulated", flag)  # noqa: B010
-    return derived

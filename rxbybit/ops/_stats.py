@@ -11,6 +11,7 @@ import pandas as pd
 import reactivex as rx
 from numpy.typing import NDArray
 
+from ..client.stream import Stream
 from ._point import Point
 from ._stateful import stateful
 from ._window import SlidingSums, parse_window
@@ -18,7 +19,7 @@ from ._window import SlidingSums, parse_window
 Window: TypeAlias = int | str | pd.Timedelta | None
 
 
-def vwap(window: Window = None) -> Callable[[rx.Observable[Any]], rx.Observable[Point]]:
+def vwap(window: Window = None) -> Callable[[rx.Observable[Any]], Stream[Point]]:
     """Volume-weighted average price of trades: ``sum(price * size) / sum(size)``, one Point per trade.
 
     ``window`` is None (everything since subscribing), a count of trades (``500``) or a span of
@@ -72,7 +73,7 @@ def rolling(
     agg: str | Callable[[NDArray[np.float64]], float] = "mean",
     *,
     value: Callable[[Any], float] | None = None,
-) -> Callable[[rx.Observable[Any]], rx.Observable[Point]]:
+) -> Callable[[rx.Observable[Any]], Stream[Point]]:
     """A rolling aggregate over the last ``window`` items (an int) or span of exchange time (``"30s"``).
 
     ``agg`` is ``"mean"``, ``"sum"``, ``"count"`` (kept incrementally), ``"min"``, ``"max"``,

@@ -3,7 +3,8 @@
 It subscribes to its sources, keeps only Python state in ``on_next`` (every message is ingested,
 nothing is rendered there), and sets trait values in ``_render``, which the global render
 scheduler calls on the event loop at the widget's rate (newest state wins). ``close()`` (or
-re-running the cell that made it) disposes its subscriptions.
+re-running the cell that made it) disposes its subscriptions. Its header shows the label of the
+data's provenance (SIMULATED, REPLAY), read from the typed stream or the frame it shows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import ipywidgets
 import reactivex as rx
 from reactivex import abc
 
-from ..frames import LiveBinding, RenderScheduler, _cells
+from ..client.stream import Provenance
+from ..display import LiveBinding, RenderScheduler, track_cell
+from ..frames import LiveBase, provenance_badge, resolve_provenance
 
 log = logging.getLogger("rxbybit.widgets")
 
@@ -38,7 +41,9 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
         """Recent problems (bad items, failed sources), newest last."""
         self._binding = LiveBinding(self, self._render, max_fps=render_fps, scheduler=scheduler,
                                     name=type(self).__name__)
-        _cells.track(self)
+        self._label_source: object = None
+        self._label_override: bool | None = None
+        track_cell(self)
 
     # ----------------------------------------------------------------------------- subclass API
 
@@ -62,6 +67,16 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
 
         self._own(source.subscribe(on_next, on_error))
 
+    def _label_from(self, source: object, simulated: bool | None = None) -> None:
+        """Show the provenance of ``source``: a typed stream, or a frame (followed as it changes);
+        ``simulated`` overrides it as in :func:`~rxbybit.frames.resolve_provenance`."""
+        self._label_source = source
+        self._label_override = simulated
+
+    def _badge(self) -> str:
+        """The provenance badge for the header (empty for live data)."""
+        return provenance_badge(self.provenance)
+
     def _own(self, disposable: abc.DisposableBase) -> None:
         self._binding.own(disposable)
 
@@ -70,6 +85,18 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
         log.warning("%s: %s", type(self).__name__, message)
 
     # ----------------------------------------------------------------------------- public
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where the data shown comes from (LIVE, SIMULATED or REPLAY); the header shows its label."""
+        source = self._label_source
+        base = source.provenance if isinstance(source, LiveBase) else source
+        return resolve_provenance(base, simulated=self._label_override)
+
+    @property
+    def simulated(self) -> bool:
+        """True when the data shown is not the live market's (read-only; see :attr:`provenance`)."""
+        return self.provenance.simulated
 
     @property
     def closed(self) -> bool:

@@ -10,8 +10,8 @@ import numpy as np
 import reactivex as rx
 import traitlets
 
-from ..frames import LiveFrame, RenderScheduler
-from ..frames._display import badge, esc
+from ..display import RenderScheduler, esc
+from ..frames import LiveFrame, resolve_provenance
 from ..ops import to_ohlc
 from ..protocol import Candle
 from ._base import LiveWidget
@@ -62,13 +62,12 @@ class Candles(LiveWidget):
         if isinstance(source, LiveFrame):
             self.frame = source
         else:
-            sim = bool(getattr(source, "simulated", False)) if simulated is None else simulated
             stream = source.pipe(to_ohlc(freq)) if freq is not None else source
-            self.frame = LiveFrame(max_candles, key="start", simulated=sim, name=title, scheduler=scheduler)
+            self.frame = LiveFrame(max_candles, key="start", provenance=resolve_provenance(stream, simulated=simulated),
+                                   name=title, scheduler=scheduler)
             self._own(stream.subscribe(self._take, self.frame.on_error, self.frame.on_completed))
             self._binding.on_close(self.frame.close)
-        if simulated is not None:
-            self.frame.simulated = simulated
+        self._label_from(self.frame, simulated)
         self.max_candles = max_candles
         self._own(self.frame.add_listener(self._binding.changed))
         self._render()
@@ -92,7 +91,7 @@ class Candles(LiveWidget):
     def _render(self) -> None:
         f = self.frame
         self.header.value = (
-            f'<div style="font-size:12px">{badge(f.simulated)} <b>{esc(self.title or f.name)}</b></div>'
+            f'<div style="font-size:12px">{self._badge()} <b>{esc(self.title or f.name)}</b></div>'
         )
         df = f.tail(self.max_candles)
         if not len(df):

@@ -8,8 +8,8 @@ import ipywidgets
 import reactivex as rx
 import traitlets
 
-from ..frames import BookFrame, RenderScheduler
-from ..frames._display import badge, esc
+from ..display import RenderScheduler, esc
+from ..frames import BookFrame
 from ..protocol import BookView
 from ._base import LiveWidget
 
@@ -110,12 +110,11 @@ class OrderBookLadder(LiveWidget):
         self.title = title
         self.view: BookView | None = None
         self.updates = 0
+        self._label_from(book, simulated)
         if isinstance(book, BookFrame):
-            self.simulated = book.simulated if simulated is None else simulated
             self.view = book.view
             self._own(book.add_listener(self._from_frame(book)))
         else:
-            self.simulated = bool(getattr(book, "simulated", False)) if simulated is None else simulated
             self._follow(book, self._take)
         self._render()
 
@@ -139,7 +138,7 @@ class OrderBookLadder(LiveWidget):
     def _render(self) -> None:
         v = self.view
         name = self.title or (v.symbol if v else "")
-        header = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(name)}</b></div>'
+        header = f'<div style="font-size:12px">{self._badge()} <b>{esc(name)}</b></div>'
         self.html.value = header + ladder_html(v, self.levels)
         bb = v.best_bid if v else None
         ba = v.best_ask if v else None

@@ -9,8 +9,8 @@ import reactivex as rx
 import traitlets
 
 from ..client.health import Health
-from ..frames import RenderScheduler
-from ..frames._display import badge, esc
+from ..client.stream import Provenance
+from ..display import RenderScheduler, esc
 from ._base import LiveWidget
 
 _COLORS = {"connected": "#16a34a", "connecting": "#ca8a04", "reconnecting": "#ea580c", "closed": "#dc2626"}
@@ -53,6 +53,7 @@ class StatusBar(LiveWidget):
         self.state = h.state
         self.network = h.network
         self.simulated = h.simulated
+        self._label_from(Provenance.SIMULATED if h.simulated else Provenance.LIVE)
         self.msgs_per_s = float(h.msgs_per_s)
         self.last_message_age_s = h.last_message_age_s
         self.reconnects = h.reconnects
@@ -62,7 +63,7 @@ class StatusBar(LiveWidget):
         dot = f'<span style="color:{_COLORS.get(h.state, "#6b7280")}">&#9679;</span>'
         err = f' &middot; <span style="color:#dc2626">{esc(h.last_error)}</span>' if h.last_error else ""
         self.line.value = (
-            f'<div style="font-size:12px;font-family:monospace">{badge(h.simulated)} {dot} {esc(h.state)} '
+            f'<div style="font-size:12px;font-family:monospace">{self._badge()} {dot} {esc(h.state)} '
             f"({esc(h.network)}) &middot; {h.msgs_per_s:,.1f} msg/s &middot; last {age} &middot; "
             f"reconnects {h.reconnects} &middot; resyncs {h.resyncs}{err}</div>"
         )

@@ -8,8 +8,9 @@ import ipywidgets
 import reactivex as rx
 import traitlets
 
-from ..frames import LiveFrame, RenderScheduler, to_frame
-from ..frames._display import badge, esc
+from ..display import RenderScheduler, esc
+from ..frames import LiveFrame
+from ..ops import to_frame
 from ._base import LiveWidget
 
 
@@ -42,11 +43,10 @@ class LiveTable(LiveWidget):
         self.title = title
         if isinstance(source, LiveFrame):
             self.frame = source
-            if simulated is not None:
-                self.frame.simulated = simulated
         else:
             self.frame = to_frame(max_rows, simulated=simulated, name=title)(source)
             self._binding.on_close(self.frame.close)
+        self._label_from(self.frame, simulated)
         self._own(self.frame.add_listener(self._binding.changed))
         self._render()
 
@@ -55,7 +55,7 @@ class LiveTable(LiveWidget):
         n = len(f)
         problem = " (stream failed)" if f.error else ""
         header = (
-            f'<div style="font-size:12px">{badge(f.simulated)} <b>{esc(self.title or f.name)}</b> '
+            f'<div style="font-size:12px">{self._badge()} <b>{esc(self.title or f.name)}</b> '
             f"{n} rows{esc(problem)}</div>"
         )
         table = f.tail(self.rows).iloc[::-1].to_html(border=0) if n else "<i>waiting for data</i>"

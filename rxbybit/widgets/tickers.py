@@ -9,8 +9,8 @@ import ipywidgets
 import reactivex as rx
 import traitlets
 
-from ..frames import RenderScheduler
-from ..frames._display import badge, esc
+from ..client.stream import provenance_of
+from ..display import RenderScheduler, esc
 from ._base import LiveWidget
 
 DEFAULT_FIELDS = ("lastPrice", "bid1Price", "ask1Price", "markPrice", "price24hPcnt", "volume24h", "turnover24h")
@@ -55,9 +55,8 @@ class TickerBoard(LiveWidget):
         self._latest: dict[str, Mapping[str, Any]] = {}
         self._shown_last: dict[str, float] = {}
         sources = [tickers] if isinstance(tickers, rx.Observable) else list(tickers)
-        if simulated is None:
-            simulated = any(bool(getattr(s, "simulated", False)) for s in sources)
-        self.simulated = simulated
+        labelled = [p for p in map(provenance_of, sources) if p.simulated]
+        self._label_from(labelled[0] if labelled else None, simulated)
         for s in sources:
             self._follow(s, self._take)
         self._render()
@@ -71,7 +70,7 @@ class TickerBoard(LiveWidget):
         self._latest[str(symbol)] = item
 
     def _render(self) -> None:
-        header = f'<div style="font-size:12px">{badge(self.simulated)} <b>{esc(self.title)}</b></div>'
+        header = f'<div style="font-size:12px">{self._badge()} <b>{esc(self.title)}</b></div>'
         if not self._latest:
             self.html.value = header + "<i>waiting for tickers</i>"
             return

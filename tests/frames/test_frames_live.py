@@ -13,6 +13,7 @@ from frames_helpers import T0, trade
 from reactivex.subject import Subject
 
 from rxbybit import ops
+from rxbybit.client.stream import Provenance, Stream
 from rxbybit.frames import LiveFrame
 from rxbybit.frames import live as live_mod
 from rxbybit.protocol import Candle, Ticker
@@ -167,16 +168,43 @@ def test_memory_stays_flat_after_the_ring_is_full() -> None:
     assert len(f) == 1000
 
 
-def test_simulated_frames_say_so_and_detect_the_flag_on_the_source() -> None:
+def test_frames_take_the_label_from_the_typed_stream() -> None:
     s: Subject[object] = Subject()
-    s.simulated = True  # type: ignore[attr-defined]
-    f = s.pipe(ops.to_frame())
+    f = Stream.wrap(s, Provenance.SIMULATED).pipe(ops.to_frame())
     s.on_next(trade(0))
-    assert f.simulated
+    assert f.simulated and f.provenance is Provenance.SIMULATED
     assert "SIMULATED" in repr(f) and "SIMULATED" in f._repr_html_()
     real = LiveFrame(5)
     real.append(trade(0))
+    assert real.provenance is Provenance.LIVE and not real.simulated
     assert "SIMULATED" not in repr(real) and "SIMULATED" not in real._repr_html_()
+    with pytest.raises(AttributeError):
+        f.simulated = False  # read-only: the label comes from the stream
+
+
+def test_replayed_data_is_shown_as_replay() -> None:
+    recording = Stream.wrap(rx.from_iterable([trade(i) for i in range(3)]), Provenance.REPLAY)
+    f = recording.pipe(ops.to_frame())
+    assert f.provenance is Provenance.REPLAY and f.simulated and f.label == "REPLAY"
+    assert repr(f).startswith("LiveFrame REPLAY:") and ">REPLAY</span>" in f._repr_html_()
+    assert "SIMULATED" not in repr(f) + f._repr_html_()
+
+
+def test_explicit_labels_override_the_stream() -> None:
+    plain = rx.from_iterable([trade(0)])
+    assert plain.pipe(ops.to_frame(simulated=True)).provenance is Provenance.SIMULATED
+    assert plain.pipe(ops.to_frame(provenance=Provenance.REPLAY)).provenance is Provenance.REPLAY
+    replay = Stream.wrap(plain, Provenance.REPLAY)
+    assert replay.pipe(ops.to_frame(simulated=True)).provenance is Provenance.REPLAY  # already not live
+    assert replay.pipe(ops.to_frame(simulated=False)).provenance is Provenance.LIVE
+    with pytest.raises(ValueError, match="contradicts"):
+        LiveFrame(5, provenance=Provenance.LIVE, simulated=True)
+    given = LiveFrame(5, provenance=Provenance.SIMULATED)
+    given.subscribe_to(plain)  # the given label stays: the source is a plain observable
+    assert given.provenance is Provenance.SIMULATED
+    later = LiveFrame(5)
+    later.subscribe_to(replay)  # none given: taken from the stream it follows
+    assert later.provenance is Provenance.REPLAY
 
 
 def test_columns_and_time_field_options_select_fields() -> None:

@@ -9,17 +9,17 @@ import pytest
 from frames_helpers import trade
 from reactivex.testing import TestScheduler
 
-from rxbybit.frames import LiveBinding, LiveFrame, LiveHTML, RenderScheduler, set_cell_provider
-from rxbybit.frames.render import RenderJob
+from rxbybit.display import LiveBinding, LiveHTML, RenderJob, RenderScheduler, set_cell_provider
+from rxbybit.frames import LiveFrame
 
 
 class View:
     """A fake view: state is ingested instantly, render records what it saw."""
 
-    def __init__(self, sched: RenderScheduler, fps: float) -> None:
+    def __init__(self, sched: RenderScheduler, fps: float, clock: TestScheduler | None = None) -> None:
         self.state = 0
         self.seen: list[tuple[float, int]] = []
-        self.sched = sched
+        self.clock = clock
         self.job: RenderJob = sched.register(self.render, max_fps=fps)
 
     def ingest(self, v: int) -> None:
@@ -27,13 +27,13 @@ class View:
         self.job.mark_dirty()
 
     def render(self) -> None:
-        self.seen.append((self.sched._now(), self.state))
+        self.seen.append((self.clock.now.timestamp() if self.clock else 0.0, self.state))
 
 
 def test_a_burst_renders_its_last_value_at_the_per_view_rate() -> None:
     ts = TestScheduler()
     sched = RenderScheduler(100, scheduler=ts)
-    v = View(sched, fps=4)
+    v = View(sched, fps=4, clock=ts)
     for i in range(1000):  # 1000 messages over 2 virtual seconds
         ts.schedule_absolute(i * 0.002, lambda *_a, i=i: v.ingest(i))
     ts.start()
@@ -48,7 +48,7 @@ def test_a_burst_renders_its_last_value_at_the_per_view_rate() -> None:
 def test_the_global_cap_holds_across_many_views() -> None:
     ts = TestScheduler()
     sched = RenderScheduler(20, scheduler=ts)
-    views = [View(sched, fps=10) for _ in range(10)]  # 100 renders/s wanted, 20 allowed
+    views = [View(sched, fps=10, clock=ts) for _ in range(10)]  # 100 renders/s wanted, 20 allowed
     for i in range(2000):
         ts.schedule_absolute(i * 0.001, lambda *_a, i=i: [v.ingest(i) for v in views])
     ts.start()

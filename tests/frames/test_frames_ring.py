@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxbybit.frames._ring import ColumnRing
+from rxbybit.frames.ring import ColumnRing
 
 ops_strategy = st.lists(
     st.one_of(
@@ -54,9 +56,21 @@ def test_ring_rejects_zero_capacity_and_empty_reads() -> None:
         ring.replace_last([1])
 
 
+class _Value:
+    """An object that can be weakly referenced, to see when the ring lets go of it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 def test_dropped_object_values_are_released() -> None:
     ring = ColumnRing([np.dtype(np.int64), np.dtype(object)], 4)
-    ring.extend([np.arange(4), np.array(["a", "b", "c", "d"], dtype=object)])
+    values = [_Value(n) for n in "abcd"]
+    refs = [weakref.ref(v) for v in values]
+    column = np.empty(4, dtype=object)
+    column[:] = values
+    ring.extend([np.arange(4), column])
+    del values, column
     ring.drop_front(2)
-    assert ring._cols[1].tolist().count(None) == 2
-    assert ring.column(1).tolist() == ["c", "d"]
+    assert [r() is None for r in refs] == [True, True, False, False]
+    assert [v.name for v in ring.column(1).tolist()] == ["c", "d"]

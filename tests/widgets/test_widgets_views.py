@@ -11,7 +11,9 @@ from reactivex.testing import TestScheduler
 
 from rxbybit import ops, widgets
 from rxbybit.client.health import Health
-from rxbybit.frames import BookFrame, LiveFrame, RenderScheduler, set_cell_provider
+from rxbybit.client.stream import Provenance, Stream
+from rxbybit.display import RenderScheduler, set_cell_provider
+from rxbybit.frames import BookFrame, LiveFrame
 from rxbybit.protocol import Candle, Ticker
 
 
@@ -193,3 +195,35 @@ def test_ladder_prices_line_up_with_the_same_decimals() -> None:
                           [(67250.0, 1.0), (67249.5, 2.0)], [(67250.5, 1.0), (67251.0, 3.0)]))
     html = ladder_html(book.view(), 5)
     assert "67,250.0<" in html and "67,251.0<" in html and "67,249.5<" in html
+
+
+def test_widgets_take_the_label_from_typed_streams_and_frames(renderer: RenderScheduler) -> None:
+    books: Subject[object] = Subject()
+    ladder = widgets.OrderBookLadder(Stream.wrap(books, Provenance.REPLAY))
+    trades: Subject[object] = Subject()
+    sim_trades = Stream.wrap(trades, Provenance.SIMULATED)
+    table = widgets.LiveTable(sim_trades)
+    chart = widgets.Candles(sim_trades, freq="1min")
+    board = widgets.TickerBoard([Stream.wrap(Subject(), Provenance.LIVE), Stream.wrap(Subject(), Provenance.SIMULATED)])
+    assert (ladder.provenance, table.provenance, chart.provenance, board.provenance) == (
+        Provenance.REPLAY, Provenance.SIMULATED, Provenance.SIMULATED, Provenance.SIMULATED)
+    assert ">REPLAY</span>" in ladder.html.value and "SIMULATED" not in ladder.html.value
+    assert ">SIMULATED</span>" in table.html.value and ">SIMULATED</span>" in chart.header.value
+    assert table.frame.provenance is Provenance.SIMULATED  # the frame the table made is labelled too
+    live = widgets.LiveTable(Subject())
+    assert not live.simulated and "SIMULATED" not in live.html.value
+    forced = widgets.LiveTable(Stream.wrap(Subject(), Provenance.SIMULATED), simulated=False)
+    assert forced.provenance is Provenance.LIVE
+    for w in (ladder, table, chart, board, live, forced):
+        w.close()
+
+
+def test_a_widget_of_a_frame_follows_the_frame_label(renderer: RenderScheduler) -> None:
+    frame = LiveFrame(5)
+    w = widgets.LiveTable(frame)
+    assert not w.simulated
+    frame.subscribe_to(Stream.wrap(Subject(), Provenance.REPLAY))  # subscribed after the widget was made
+    w.refresh()
+    assert w.provenance is Provenance.REPLAY and ">REPLAY</span>" in w.html.value
+    w.close()
+    frame.close()

@@ -1,44 +1,27 @@
-"""Live display plumbing shared by frames and widgets.
+"""Live binding: one ipywidgets widget kept fresh through the render scheduler.
 
-:class:`LiveBinding` ties one ipywidgets widget to a render job of the global scheduler: it
-refreshes while the widget is shown, pauses when the frontend reports that no view is left (the
-output was cleared or its cell re-run), and on ``close`` disposes the job and every subscription it
-was given. Trait values are only set from ``render``, which the scheduler calls on the event loop.
+:class:`LiveBinding` ties one widget to a render job of the global scheduler: it refreshes while
+the widget is shown, pauses when the frontend reports that no view is left (the output was cleared
+or its cell re-run), and on ``close`` disposes the job and every subscription it was given. Trait
+values are only set from ``render``, which the scheduler calls on the event loop.
+
+:func:`live_html` makes a self-refreshing HTML widget from a function returning HTML (what live
+frames show), and :func:`mimebundle` the notebook output of such an object: the live widget where
+widgets work, static HTML and text everywhere.
 """
 
 from __future__ import annotations
 
-import html
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets
 from reactivex import abc
 
-from .render import RenderJob, RenderScheduler, get_render_scheduler
+from .scheduler import RenderJob, RenderScheduler, get_render_scheduler
 
-SIMULATED_BADGE = (
-    '<span style="background:#b45309;color:white;font-weight:bold;padding:1px 6px;'
-    'border-radius:3px;font-size:11px" title="data from the local simulator, not the market">SIMULATED</span>'
-)
-
-
-def badge(simulated: bool) -> str:
-    """The SIMULATED label as HTML (empty for real data)."""
-    return SIMULATED_BADGE if simulated else ""
-
-
-def esc(value: object) -> str:
-    """HTML-escape any value's ``str``."""
-    return html.escape(str(value))
-
-
-def frame_html(kind: str, simulated: bool, title: str, table: str) -> str:
-    """A live frame's static HTML: the SIMULATED badge and a title line over its table."""
-    return (
-        f'<div class="rxbybit-{kind.lower()}"><div style="font-size:12px;margin-bottom:2px">'
-        f"{badge(simulated)} {esc(title)}</div>{table}</div>"
-    )
+log = logging.getLogger(__name__)
 
 
 class LiveBinding:
@@ -121,3 +104,35 @@ class LiveHTML(ipywidgets.HTML):  # type: ignore[misc]
         if self.binding is not None:
             self.binding.close()
         super().close()
+
+
+def live_html(
+    html: Callable[[], str],
+    listen: Callable[[Callable[[], None]], abc.DisposableBase],
+    *,
+    max_fps: float = 4.0,
+    scheduler: RenderScheduler | None = None,
+    name: str = "view",
+) -> LiveHTML:
+    """An HTML widget showing ``html()``, re-rendered (rate-capped) after every change.
+
+    ``listen(callback)`` must arrange for ``callback()`` to be called on every change and return a
+    disposable that stops it; closing the widget disposes it and stops the refresh.
+    """
+    widget = LiveHTML(value=html())
+    binding = LiveBinding(widget, lambda: setattr(widget, "value", html()), max_fps=max_fps, scheduler=scheduler,
+                          name=name)
+    binding.own(listen(binding.changed))
+    return widget
+
+
+def mimebundle(live: Callable[[], ipywidgets.Widget], html: str, text: str) -> dict[str, Any]:
+    """Notebook output: ``live()``'s widget for widget frontends, plus ``html`` and ``text`` for others."""
+    bundle: dict[str, Any] = {}
+    try:
+        bundle.update(live()._repr_mimebundle_())
+    except Exception:  # no widget support: the static forms still work
+        log.debug("live widget unavailable", exc_info=True)
+    bundle["text/html"] = html
+    bundle["text/plain"] = text
+    return bundle

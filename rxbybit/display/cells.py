@@ -1,7 +1,7 @@
 """Close live objects left behind when a notebook cell is run again.
 
 Re-running ``tape = trades.pipe(ops.to_frame())`` rebinds ``tape``, but the old frame would stay
-subscribed forever. Each live object registers itself with :func:`track` under the cell that made
+subscribed forever. Each live object registers itself with :func:`track_cell` under the cell that made
 it; when the same cell runs again (same cell id, new execution count), the objects of the earlier
 run are closed. Outside IPython (or on frontends that send no cell id) nothing is tracked.
 """
@@ -50,7 +50,10 @@ _cells: dict[str, tuple[int, list[weakref.ref[Any]]]] = {}
 
 
 def set_cell_provider(provider: CellProvider | None) -> CellProvider:
-    """Replace how the current cell is found (tests; None restores IPython). Returns the old one."""
+    """Replace how the running cell is found (None restores IPython's); forgets what was tracked.
+
+    Returns the provider it replaced, so a caller can put it back.
+    """
     global _provider
     old = _provider
     _provider = provider or _ipython_cell
@@ -58,7 +61,7 @@ def set_cell_provider(provider: CellProvider | None) -> CellProvider:
     return old
 
 
-def track(obj: Closable) -> None:
+def track_cell(obj: Closable) -> None:
     """Register ``obj`` under the running cell; close what an earlier run of that cell made."""
     cell = _provider()
     if cell is None:

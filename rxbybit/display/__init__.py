@@ -1,0 +1,37 @@
+"""Display plumbing under every live view: the render scheduler, live widget binding, cells, HTML.
+
+Frames and widgets build on these; nothing here knows about streams, frames or Bybit.
+
+* :class:`RenderScheduler` / :class:`RenderJob`: the one global, rate-capped refresh every live
+  view goes through (:func:`get_render_scheduler`, :func:`set_render_scheduler`); with no running
+  event loop, call ``get_render_scheduler().flush()`` to refresh by hand;
+* :class:`LiveBinding`: ties one ipywidgets widget to a render job (pauses while not shown, owns
+  subscriptions until closed); :class:`LiveHTML` and :func:`live_html` for self-refreshing HTML;
+  :func:`mimebundle` for notebook output with a static fallback;
+* :func:`track_cell` / :func:`set_cell_provider`: close what an earlier run of a cell made;
+* :func:`esc`, :func:`badge`, :func:`titled_html`: the HTML pieces views share.
+"""
+
+from .binding import LiveBinding, LiveHTML, live_html, mimebundle
+from .cells import CellProvider, Closable, set_cell_provider, track_cell
+from .html import BADGE_STYLES, badge, esc, titled_html
+from .scheduler import RenderJob, RenderScheduler, get_render_scheduler, set_render_scheduler
+
+__all__ = [
+    "BADGE_STYLES",
+    "CellProvider",
+    "Closable",
+    "LiveBinding",
+    "LiveHTML",
+    "RenderJob",
+    "RenderScheduler",
+    "badge",
+    "esc",
+    "get_render_scheduler",
+    "live_html",
+    "mimebundle",
+    "set_cell_provider",
+    "set_render_scheduler",
+    "titled_html",
+    "track_cell",
+]

@@ -1,0 +1,118 @@
+"""``to_frame``, ``to_book``, ``to_state``: end a pipe in a live frame of :mod:`rxbybit.frames`.
+
+The frame subscribes to the stream and shows its provenance (the SIMULATED or REPLAY label of the
+typed :class:`~rxbybit.client.stream.Stream`) unless ``provenance=`` or ``simulated=`` say otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import pandas as pd
+import reactivex as rx
+
+from ..client.stream import Provenance
+from ..display import RenderScheduler
+from ..frames import BookFrame, LiveFrame, StateFrame
+from ..frames.state import Row
+
+F = TypeVar("F", LiveFrame, BookFrame, StateFrame)
+
+
+def _ending_in(make: Callable[[], F]) -> Callable[[rx.Observable[Any]], F]:
+    """The pipe step: a fresh frame from ``make()``, subscribed to the source."""
+
+    def apply(source: rx.Observable[Any]) -> F:
+        frame = make()
+        frame.subscribe_to(source)
+        return frame
+
+    return apply
+
+
+def to_frame(
+    max_rows: int = 10_000,
+    *,
+    window: str | pd.Timedelta | float | None = None,
+    columns: Sequence[str] | None = None,
+    time_field: str | None = None,
+    key: str | None = None,
+    provenance: Provenance | None = None,
+    simulated: bool | None = None,
+    name: str = "",
+    render_fps: float = 4.0,
+    scheduler: RenderScheduler | None = None,
+) -> Callable[[rx.Observable[Any]], LiveFrame]:
+    """Subscribe to the stream and collect it into a :class:`~rxbybit.frames.LiveFrame`.
+
+    Example::
+
+        tape = trades.pipe(ops.to_frame(max_rows=5_000))
+        tape.df.tail()                         # time-indexed pandas DataFrame
+        bars = trades.pipe(ops.to_ohlc("1min"), ops.to_frame(max_rows=500))   # open candle updates in place
+
+    Args:
+        max_rows: row window (a fixed-size ring: memory never grows past it).
+        window: optional time window of exchange time, e.g. ``"5min"``.
+        columns: keep only these fields (default: all).
+        time_field: the epoch-ms field used as the index (default: found by name, e.g. ``ts``).
+        key: a column whose repeated value replaces the newest row (default for candles: ``start``).
+        provenance: the label to show (default: the stream's provenance; LIVE for a plain observable).
+        simulated: ``True`` labels live data SIMULATED, ``False`` shows it as live (kept for older code).
+        name: a label for reprs and widgets.
+
+    Returns:
+        A function of an observable (use it with ``pipe``) returning the subscribed frame;
+        ``frame.close()`` unsubscribes. The frame is not an observable: it ends the pipe.
+    """
+    return _ending_in(lambda: LiveFrame(
+        max_rows, window=window, columns=columns, time_field=time_field, key=key, provenance=provenance,
+        simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler,
+    ))
+
+
+def to_book(
+    levels: int = 10,
+    *,
+    provenance: Provenance | None = None,
+    simulated: bool | None = None,
+    name: str = "",
+    render_fps: float = 4.0,
+    scheduler: RenderScheduler | None = None,
+) -> Callable[[rx.Observable[Any]], BookFrame]:
+    """Subscribe to an order-book stream and keep its top ``levels`` in a :class:`~rxbybit.frames.BookFrame`.
+
+    Example::
+
+        top = bybit.orderbook("BTCUSDT", depth=50).pipe(ops.to_book(levels=10))
+        top.df            # level 0..9: bid_size, bid_price, ask_price, ask_size
+
+    ``provenance`` and ``simulated`` work as in :func:`to_frame`.
+    """
+    return _ending_in(lambda: BookFrame(
+        levels, provenance=provenance, simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler,
+    ))
+
+
+def to_state(
+    key: str | Sequence[str],
+    *,
+    drop: Callable[[Row], bool] | None = None,
+    explode: Callable[[Row], Iterable[Row]] | None = None,
+    columns: Sequence[str] | None = None,
+    provenance: Provenance | None = None,
+    simulated: bool | None = None,
+    name: str = "",
+) -> Callable[[rx.Observable[Any]], StateFrame]:
+    """Collect a stream of changes into a :class:`~rxbybit.frames.StateFrame` keyed by ``key``.
+
+    Example::
+
+        open_orders = private.orders().pipe(ops.to_state("orderId", drop=frames.is_final_order))
+
+    ``provenance`` and ``simulated`` work as in :func:`to_frame`.
+    """
+    return _ending_in(lambda: StateFrame(
+        key, drop=drop, explode=explode, columns=columns, provenance=provenance, simulated=simulated, name=name,
+    ))
