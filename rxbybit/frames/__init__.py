@@ -3,7 +3,8 @@
 * :class:`LiveFrame`: the newest rows of a stream (row and time windows), ``.df`` on demand;
 * :class:`BookFrame`: the top levels of an order book;
 * :class:`StateFrame`: the newest state per key: :func:`open_orders`, :func:`positions`,
-  :func:`balances` build ready-made ones from the private streams.
+  :func:`balances` build ready-made ones from the private streams;
+* :class:`LiveBase`: their common base; :class:`FrameOptions`: the keyword options they all take.
 
 Each frame shows where its data comes from: the :class:`~rxbybit.client.stream.Provenance` of the
 stream it follows (SIMULATED or REPLAY label; none for live data). Frames refresh through the
@@ -13,7 +14,7 @@ global render scheduler of :mod:`rxbybit.display`; the operators that end a pipe
     tape = trades.pipe(ops.to_frame(max_rows=5_000))
 """
 
-from ._base import LiveBase
+from ._base import FrameOptions, LiveBase
 from ._schema import Schema
 from .book import BookFrame
 from .live import LiveFrame
@@ -22,6 +23,7 @@ from .state import StateFrame, balances, is_final_order, open_orders, positions
 
 __all__ = [
     "BookFrame",
+    "FrameOptions",
     "LiveBase",
     "LiveFrame",
     "Schema",

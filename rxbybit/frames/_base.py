@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, Unpack
 
 import reactivex as rx
 from reactivex import abc
@@ -21,6 +21,21 @@ log = logging.getLogger("rxbybit.frames")
 MAX_ERRORS = 100
 
 
+class FrameOptions(TypedDict, total=False):
+    """Keyword options every live frame (and every ``ops.to_*`` that makes one) takes."""
+
+    provenance: Provenance | None
+    """The label to show; default: the provenance of the stream the frame subscribes to."""
+    simulated: bool | None
+    """``True`` labels live data SIMULATED, ``False`` shows it as live (kept for older code)."""
+    name: str
+    """A label for reprs and widgets."""
+    render_fps: float
+    """Most refreshes a second of the frame's widget (default 4)."""
+    scheduler: RenderScheduler | None
+    """The render scheduler (default: the global one)."""
+
+
 class LiveBase:
     """Base of the live frames: an Rx observer that keeps state and renders itself.
 
@@ -29,20 +44,14 @@ class LiveBase:
 
     name: str
 
-    def __init__(
-        self,
-        *,
-        provenance: Provenance | None,
-        simulated: bool | None,
-        name: str,
-        render_fps: float,
-        scheduler: RenderScheduler | None,
-    ) -> None:
+    def __init__(self, **options: Unpack[FrameOptions]) -> None:
+        self.check_options(options)
+        provenance, simulated = options.get("provenance"), options.get("simulated")
         self._given = (provenance, simulated)
         self._provenance = resolve_provenance(provenance=provenance, simulated=simulated)
-        self.name = name
-        self.render_fps = render_fps
-        self._render_scheduler = scheduler
+        self.name = options.get("name", "")
+        self.render_fps = options.get("render_fps", 4.0)
+        self._render_scheduler = options.get("scheduler")
         self._listeners: list[Callable[[], None]] = []
         self._subscription: abc.DisposableBase | None = None
         self._widget: LiveHTML | None = None
@@ -52,6 +61,15 @@ class LiveBase:
         """The exception that ended the source stream, if it failed."""
         self.completed = False
         self.closed = False
+
+    @staticmethod
+    def check_options(options: Mapping[str, object]) -> None:
+        """Raise ``TypeError`` naming any key of ``options`` that is not a :class:`FrameOptions` key."""
+        known = FrameOptions.__annotations__
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise TypeError(f"unexpected frame option(s) {', '.join(map(repr, unknown))}; "
+                            f"frames take {', '.join(known)}")
 
     # ----------------------------------------------------------------------------- provenance
 

@@ -10,6 +10,7 @@ number there and object (exact, e.g. private strings) otherwise.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from operator import attrgetter
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 Kind = str
 """A numpy dtype character: ``f`` (float64), ``i`` (int64), ``b`` (bool) or ``O`` (object)."""
@@ -47,6 +49,62 @@ class Schema:
     def dtypes(self) -> list[np.dtype[Any]]:
         """Ring column dtypes: the int64 time column first, then one per value column."""
         return [DTYPES["i"], *(DTYPES[k] for k in self.kinds)]
+
+    def arrays(self, rows: Sequence[tuple[Any, ...]], report: Callable[[str], None]) -> list[NDArray[Any]]:
+        """``rows`` as one array per ring column (time first). A value that does not fit its column's
+        kind is replaced by a fill value (NaN, 0, False) and ``report`` is told, once per column."""
+        cols = list(zip(*rows, strict=True))
+        out = [np.fromiter(cols[0], dtype=np.int64, count=len(rows))]
+        for name, kind, values in zip(self.names, self.kinds, cols[1:], strict=True):
+            out.append(_column(values, kind, name, report))
+        return out
+
+
+_FILL: dict[Kind, Any] = {"f": math.nan, "i": 0, "b": False}
+_KIND_NAME = {"f": "float", "i": "int", "b": "bool", "O": "object"}
+
+
+def _column(values: Sequence[Any], kind: Kind, name: str, report: Callable[[str], None]) -> NDArray[Any]:
+    n = len(values)
+    if kind == "O":
+        return np.fromiter(values, dtype=object, count=n)
+    try:
+        return np.array(values, dtype=DTYPES[kind])
+    except (TypeError, ValueError, OverflowError):
+        pass
+    out = np.empty(n, dtype=DTYPES[kind])
+    fill = _FILL[kind]
+    bad, first = 0, None
+    for i, v in enumerate(values):
+        try:
+            out[i] = v
+        except (TypeError, ValueError, OverflowError):
+            out[i] = fill
+            if not bad:
+                first = v
+            bad += 1
+    report(
+        f"column {name!r}: {bad} value(s) are not {_KIND_NAME[kind]} (first: {first!r:.60}); "
+        f"those rows were kept with {fill!r} there"
+    )
+    return out
+
+
+def kind_of_array(a: NDArray[Any]) -> Kind:
+    """The column kind that keeps an array's values: float, int (signed or not), bool, else object."""
+    k = a.dtype.kind
+    if k == "f":
+        return "f"
+    if k in "iu":
+        return "i"
+    if k == "b":
+        return "b"
+    return "O"
+
+
+def arrays_only(item: Any) -> tuple[Any, ...]:
+    """The row extractor of a schema made by ``append_arrays``: single items are refused."""
+    raise TypeError("this frame was built with append_arrays(); feed it with append_arrays() too")
 
 
 def _kind_of_annotation(tp: Any) -> Kind:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
 
-from ..client.stream import Provenance
-from ..display import RenderScheduler, titled_html
+from ..display import titled_html
 from ..protocol import BookView
-from ._base import LiveBase
+from ._base import FrameOptions, LiveBase
 
 BOOK_COLUMNS = ["bid_size", "bid_price", "ask_price", "ask_size"]
 
@@ -29,20 +28,10 @@ class BookFrame(LiveBase):
     and cached until the next update. ``df.attrs`` carries ``symbol``, ``u``, ``seq`` and ``time``.
     """
 
-    def __init__(
-        self,
-        levels: int = 10,
-        *,
-        provenance: Provenance | None = None,
-        simulated: bool | None = None,
-        name: str = "",
-        render_fps: float = 4.0,
-        scheduler: RenderScheduler | None = None,
-    ) -> None:
+    def __init__(self, levels: int = 10, **options: Unpack[FrameOptions]) -> None:
         if levels < 1:
             raise ValueError(f"levels must be at least 1, got {levels}")
-        super().__init__(provenance=provenance, simulated=simulated, name=name, render_fps=render_fps,
-                         scheduler=scheduler)
+        super().__init__(**options)
         self.levels = levels
         self.view: BookView | None = None
         """The newest book view (None before the first update)."""

@@ -7,26 +7,22 @@ Rows are buffered as tuples (cheap per message), moved in batches into a fixed-s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from ..client.stream import Provenance
-from ..display import RenderScheduler, titled_html
+from ..display import titled_html
 from ..protocol import Candle
-from ._base import LiveBase
-from ._schema import DTYPES, Kind, Schema, infer
+from ._base import FrameOptions, LiveBase
+from ._schema import DTYPES, Schema, arrays_only, infer, kind_of_array
 from .ring import ColumnRing
 
 CHUNK = 4096
 """Rows buffered as tuples before they are moved into the numpy ring."""
 
-_FILL: dict[Kind, Any] = {"f": math.nan, "i": 0, "b": False}
-_KIND_NAME = {"f": "float", "i": "int", "b": "bool", "O": "object"}
 
 
 def window_ms(window: str | pd.Timedelta | float | None) -> int | None:
@@ -63,18 +59,13 @@ class LiveFrame(LiveBase):
         columns: Sequence[str] | None = None,
         time_field: str | None = None,
         key: str | None = None,
-        provenance: Provenance | None = None,
-        simulated: bool | None = None,
-        name: str = "",
         schema: Schema | None = None,
-        render_fps: float = 4.0,
         display_rows: int = 10,
-        scheduler: RenderScheduler | None = None,
+        **options: Unpack[FrameOptions],
     ) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-        super().__init__(provenance=provenance, simulated=simulated, name=name, render_fps=render_fps,
-                         scheduler=scheduler)
+        super().__init__(**options)
         self.max_rows = max_rows
         self.window = window
         self._window_ms = window_ms(window)
@@ -168,7 +159,7 @@ class LiveFrame(LiveBase):
                     self._pending[-1] = row
                 else:
                     assert self._ring is not None
-                    self._ring.replace_last([a[0] for a in self._convert([row])])
+                    self._ring.replace_last([a[0] for a in self._schema_arrays([row])])
                 return
         self._pending.append(row)
         if len(self._pending) >= CHUNK:
@@ -182,9 +173,9 @@ class LiveFrame(LiveBase):
         """
         ts_arr = np.asarray(ts, dtype=np.int64)
         if self._schema is None:
-            kinds = tuple(_kind_of_array(np.asarray(v)) for v in columns.values())
+            kinds = tuple(kind_of_array(np.asarray(v)) for v in columns.values())
             names = tuple(columns)
-            self._set_schema(Schema(self._time_field or "ts", names, kinds, _array_only))
+            self._set_schema(Schema(self._time_field or "ts", names, kinds, arrays_only))
         schema = self._schema
         assert schema is not None and self._ring is not None
         if set(columns) != set(schema.names):
@@ -209,42 +200,12 @@ class LiveFrame(LiveBase):
             return
         rows, self._pending = self._pending, []
         assert self._ring is not None
-        self._ring.extend(self._convert(rows))
+        self._ring.extend(self._schema_arrays(rows))
         self._trim_window()
 
-    def _convert(self, rows: list[tuple[Any, ...]]) -> list[NDArray[Any]]:
-        schema = self._schema
-        assert schema is not None
-        cols = list(zip(*rows, strict=True))
-        out = [np.fromiter(cols[0], dtype=np.int64, count=len(rows))]
-        for name, kind, values in zip(schema.names, schema.kinds, cols[1:], strict=True):
-            out.append(self._column(values, kind, name))
-        return out
-
-    def _column(self, values: Sequence[Any], kind: Kind, name: str) -> NDArray[Any]:
-        n = len(values)
-        if kind == "O":
-            return np.fromiter(values, dtype=object, count=n)
-        try:
-            return np.array(values, dtype=DTYPES[kind])
-        except (TypeError, ValueError, OverflowError):
-            pass
-        out = np.empty(n, dtype=DTYPES[kind])
-        fill = _FILL[kind]
-        bad, first = 0, None
-        for i, v in enumerate(values):
-            try:
-                out[i] = v
-            except (TypeError, ValueError, OverflowError):
-                out[i] = fill
-                if not bad:
-                    first = v
-                bad += 1
-        self._record(
-            f"column {name!r}: {bad} value(s) are not {_KIND_NAME[kind]} (first: {first!r:.60}); "
-            f"those rows were kept with {fill!r} there"
-        )
-        return out
+    def _schema_arrays(self, rows: list[tuple[Any, ...]]) -> list[NDArray[Any]]:
+        assert self._schema is not None
+        return self._schema.arrays(rows, self._record)
 
     def _trim_window(self) -> None:
         w = self._window_ms
@@ -345,18 +306,3 @@ class _NoKey:
 
 
 _NOKEY = _NoKey()
-
-
-def _kind_of_array(a: NDArray[Any]) -> Kind:
-    k = a.dtype.kind
-    if k == "f":
-        return "f"
-    if k in "iu":
-        return "i"
-    if k == "b":
-        return "b"
-    return "O"
-
-
-def _array_only(item: Any) -> tuple[Any, ...]:
-    raise TypeError("this frame was built with append_arrays(); feed it with append_arrays() too")

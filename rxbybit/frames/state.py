@@ -9,15 +9,14 @@ one in a pipe; :func:`open_orders`, :func:`positions` and :func:`balances` are r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import pandas as pd
 import reactivex as rx
 
-from ..client.stream import Provenance
-from ..display import RenderScheduler, titled_html
+from ..display import titled_html
 from ..protocol.orders import FINAL_STATUSES
-from ._base import LiveBase
+from ._base import FrameOptions, LiveBase
 
 Row = Mapping[str, Any]
 
@@ -40,14 +39,9 @@ class StateFrame(LiveBase):
         drop: Callable[[Row], bool] | None = None,
         explode: Callable[[Row], Iterable[Row]] | None = None,
         columns: Sequence[str] | None = None,
-        provenance: Provenance | None = None,
-        simulated: bool | None = None,
-        name: str = "",
-        render_fps: float = 4.0,
-        scheduler: RenderScheduler | None = None,
+        **options: Unpack[FrameOptions],
     ) -> None:
-        super().__init__(provenance=provenance, simulated=simulated, name=name, render_fps=render_fps,
-                         scheduler=scheduler)
+        super().__init__(**options)
         self.key = (key,) if isinstance(key, str) else tuple(key)
         self._drop = drop
         self._explode = explode

@@ -29,15 +29,22 @@ def _stamp(item: Any) -> tuple[int, str]:
     return int(getattr(item, "ts", 0)), str(getattr(item, "symbol", ""))
 
 
-def _mid_step() -> Callable[[Any], Point | None]:
+def _from_quotes(value: Callable[[float, float], float]) -> Callable[[rx.Observable[Any]], Stream[Point]]:
+    """An operator emitting ``Point(ts, value(bid, ask), symbol)`` per item with both sides quoted."""
+
     def step(item: Any) -> Point | None:
         bid, ask = _bid_ask(item)
         if bid is None or ask is None:
             return None
         ts, sym = _stamp(item)
-        return Point(ts, (bid + ask) / 2.0, sym)
+        return Point(ts, value(bid, ask), sym)
 
-    return step
+    return stateful(lambda: step)
+
+
+def _spread_bps(bid: float, ask: float) -> float:
+    m = (ask + bid) / 2.0
+    return (ask - bid) / m * 1e4 if m else float("nan")
 
 
 def mid() -> Callable[[rx.Observable[Any]], Stream[Point]]:
@@ -48,7 +55,7 @@ def mid() -> Callable[[rx.Observable[Any]], Stream[Point]]:
         book.pipe(ops.mid())                       # Point(ts, 60000.05, "BTCUSDT"), ...
         book.pipe(ops.mid(), ops.to_frame())       # a time-indexed frame of mids
     """
-    return stateful(_mid_step)
+    return _from_quotes(lambda bid, ask: (bid + ask) / 2.0)
 
 
 def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], Stream[Point]]:
@@ -59,22 +66,7 @@ def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], Stream[Point]
         book.pipe(ops.spread())            # Point(ts, 0.1, "BTCUSDT")
         book.pipe(ops.spread(bps=True))    # Point(ts, 0.0167, "BTCUSDT")
     """
-
-    def make() -> Callable[[Any], Point | None]:
-        def step(item: Any) -> Point | None:
-            bid, ask = _bid_ask(item)
-            if bid is None or ask is None:
-                return None
-            ts, sym = _stamp(item)
-            value = ask - bid
-            if bps:
-                m = (ask + bid) / 2.0
-                value = value / m * 1e4 if m else float("nan")
-            return Point(ts, value, sym)
-
-        return step
-
-    return stateful(make)
+    return _from_quotes(_spread_bps if bps else lambda bid, ask: ask - bid)
 
 
 def imbalance(levels: int = 1) -> Callable[[rx.Observable[Any]], Stream[Point]]:

@@ -7,21 +7,20 @@ typed :class:`~rxbybit.client.stream.Stream`) unless ``provenance=`` or ``simula
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import pandas as pd
 import reactivex as rx
 
-from ..client.stream import Provenance
-from ..display import RenderScheduler
-from ..frames import BookFrame, LiveFrame, StateFrame
+from ..frames import BookFrame, FrameOptions, LiveBase, LiveFrame, StateFrame
 from ..frames.state import Row
 
 F = TypeVar("F", LiveFrame, BookFrame, StateFrame)
 
 
-def _ending_in(make: Callable[[], F]) -> Callable[[rx.Observable[Any]], F]:
-    """The pipe step: a fresh frame from ``make()``, subscribed to the source."""
+def _ending_in(make: Callable[[], F], options: FrameOptions) -> Callable[[rx.Observable[Any]], F]:
+    """The pipe step: a fresh frame from ``make()``, subscribed to the source (bad ``options`` fail now)."""
+    LiveBase.check_options(options)
 
     def apply(source: rx.Observable[Any]) -> F:
         frame = make()
@@ -38,11 +37,7 @@ def to_frame(
     columns: Sequence[str] | None = None,
     time_field: str | None = None,
     key: str | None = None,
-    provenance: Provenance | None = None,
-    simulated: bool | None = None,
-    name: str = "",
-    render_fps: float = 4.0,
-    scheduler: RenderScheduler | None = None,
+    **options: Unpack[FrameOptions],
 ) -> Callable[[rx.Observable[Any]], LiveFrame]:
     """Subscribe to the stream and collect it into a :class:`~rxbybit.frames.LiveFrame`.
 
@@ -58,29 +53,20 @@ def to_frame(
         columns: keep only these fields (default: all).
         time_field: the epoch-ms field used as the index (default: found by name, e.g. ``ts``).
         key: a column whose repeated value replaces the newest row (default for candles: ``start``).
-        provenance: the label to show (default: the stream's provenance; LIVE for a plain observable).
-        simulated: ``True`` labels live data SIMULATED, ``False`` shows it as live (kept for older code).
-        name: a label for reprs and widgets.
+        options: :class:`~rxbybit.frames.FrameOptions`: ``provenance`` (the label to show; default:
+            the stream's, LIVE for a plain observable), ``simulated`` (``True`` labels live data
+            SIMULATED; kept for older code), ``name``, ``render_fps``, ``scheduler``.
 
     Returns:
         A function of an observable (use it with ``pipe``) returning the subscribed frame;
         ``frame.close()`` unsubscribes. The frame is not an observable: it ends the pipe.
     """
     return _ending_in(lambda: LiveFrame(
-        max_rows, window=window, columns=columns, time_field=time_field, key=key, provenance=provenance,
-        simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler,
-    ))
+        max_rows, window=window, columns=columns, time_field=time_field, key=key, **options
+    ), options)
 
 
-def to_book(
-    levels: int = 10,
-    *,
-    provenance: Provenance | None = None,
-    simulated: bool | None = None,
-    name: str = "",
-    render_fps: float = 4.0,
-    scheduler: RenderScheduler | None = None,
-) -> Callable[[rx.Observable[Any]], BookFrame]:
+def to_book(levels: int = 10, **options: Unpack[FrameOptions]) -> Callable[[rx.Observable[Any]], BookFrame]:
     """Subscribe to an order-book stream and keep its top ``levels`` in a :class:`~rxbybit.frames.BookFrame`.
 
     Example::
@@ -88,11 +74,9 @@ def to_book(
         top = bybit.orderbook("BTCUSDT", depth=50).pipe(ops.to_book(levels=10))
         top.df            # level 0..9: bid_size, bid_price, ask_price, ask_size
 
-    ``provenance`` and ``simulated`` work as in :func:`to_frame`.
+    ``options`` are those of :func:`to_frame`.
     """
-    return _ending_in(lambda: BookFrame(
-        levels, provenance=provenance, simulated=simulated, name=name, render_fps=render_fps, scheduler=scheduler,
-    ))
+    return _ending_in(lambda: BookFrame(levels, **options), options)
 
 
 def to_state(
@@ -101,9 +85,7 @@ def to_state(
     drop: Callable[[Row], bool] | None = None,
     explode: Callable[[Row], Iterable[Row]] | None = None,
     columns: Sequence[str] | None = None,
-    provenance: Provenance | None = None,
-    simulated: bool | None = None,
-    name: str = "",
+    **options: Unpack[FrameOptions],
 ) -> Callable[[rx.Observable[Any]], StateFrame]:
     """Collect a stream of changes into a :class:`~rxbybit.frames.StateFrame` keyed by ``key``.
 
@@ -111,8 +93,6 @@ def to_state(
 
         open_orders = private.orders().pipe(ops.to_state("orderId", drop=frames.is_final_order))
 
-    ``provenance`` and ``simulated`` work as in :func:`to_frame`.
+    ``options`` are those of :func:`to_frame`.
     """
-    return _ending_in(lambda: StateFrame(
-        key, drop=drop, explode=explode, columns=columns, provenance=provenance, simulated=simulated, name=name,
-    ))
+    return _ending_in(lambda: StateFrame(key, drop=drop, explode=explode, columns=columns, **options), options)

@@ -226,3 +226,12 @@ def test_empty_frame_has_an_empty_utc_index() -> None:
 def test_to_frame_on_a_cold_observable_collects_everything() -> None:
     f = rx.from_iterable([trade(i, float(i)) for i in range(3)]).pipe(ops.to_frame())
     assert f.completed and f.df["price"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_unknown_options_are_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="'colums'"):
+        LiveFrame(5, colums=["price"])  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'simulate'"):
+        ops.to_frame(simulate=True)  # type: ignore[call-arg]  # refused before any stream is piped
+    with pytest.raises(TypeError, match="'level'"):
+        ops.to_book(level=3)  # type: ignore[call-arg]
