@@ -7,7 +7,7 @@
 * :class:`StatusBar`: connection health (state, msg/s, last-message age, reconnects, resyncs).
 
 Every widget ingests every message but renders the newest state at a few Hz through the one
-global render scheduler (:func:`rxbybit.frames.get_render_scheduler`), and releases its
+global render scheduler (:func:`rxbybit.display.get_render_scheduler`), and releases its
 subscriptions on ``close()`` or when its cell is run again.
 """
 
