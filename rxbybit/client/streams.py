@@ -42,6 +42,7 @@ class Fanout(Generic[T]):
         self._observers: tuple[abc.ObserverBase[T], ...] = ()  # replaced, never mutated: emit needs no copy
         self._done = False
         self.observable: Stream[T] = Stream(self._subscribe, provenance)
+        """An observable of this fan-out's values."""
 
     @property
     def count(self) -> int:
@@ -51,6 +52,10 @@ class Fanout(Generic[T]):
     def _subscribe(
         self, observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
+        return self.attach(observer)
+
+    def attach(self, observer: abc.ObserverBase[T]) -> abc.DisposableBase:
+        """Add ``observer`` (starting the source if it is the first); dispose the result to detach."""
         if self._done:
             observer.on_completed()
             return Disposable()

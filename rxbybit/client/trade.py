@@ -15,19 +15,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import reactivex as rx
-from reactivex import Observable
 
 from ..errors import ConnectionClosedError, OrderStatusUnknownError, TradeError
 from ..protocol import requests
 from ..protocol.events import AuthResult, Event, TradeResponse
+from ..protocol.limits import DEFAULT_RECV_WINDOW_MS, MAX_ORDER_LINK_ID_LEN
 from ..transport import Connection
+from .pool import ConnectionPool
+from .stream import Stream
 from .streams import Fanout
-
-if TYPE_CHECKING:
-    from .bybit import Bybit
 
 _CAMEL = re.compile(r"_([a-z])")
 
@@ -53,8 +52,8 @@ def order_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def new_order_link_id() -> str:
-    """A fresh client order id (Bybit allows at most 36 characters)."""
-    return "rx-" + uuid.uuid4().hex[:24]
+    """A fresh client order id (within Bybit's ``orderLinkId`` length limit)."""
+    return ("rx-" + uuid.uuid4().hex)[:min(27, MAX_ORDER_LINK_ID_LEN)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,25 +97,29 @@ class BatchAck:
 
 
 class TradeClient:
-    """Order entry for one :class:`~rxbybit.client.Bybit` client (``bybit.trade``)."""
+    """Order entry for one :class:`~rxbybit.client.Bybit` client (``bybit.trade``): the trade socket
+    comes from the client's connection pool."""
 
-    def __init__(self, bybit: Bybit, *, timeout: float = 5.0, recv_window_ms: int = 5000) -> None:
-        self._bybit = bybit
+    def __init__(self, pool: ConnectionPool, *, timeout: float = 5.0,
+                 recv_window_ms: int = DEFAULT_RECV_WINDOW_MS) -> None:
+        pool.require_credentials("the trade API")
+        self._pool = pool
         self.timeout = timeout
         """Seconds each request may wait for its reply before its status is unknown."""
         self.recv_window_ms = recv_window_ms
         self._pending: dict[str, tuple[asyncio.Future[TradeResponse], str, str | None]] = {}
         self._conn: Connection | None = None
-        self._responses: Fanout[TradeResponse] = Fanout("trade.responses", lambda: None, lambda: None)
-        self._errors: Fanout[Exception] = Fanout("trade.errors", lambda: None, lambda: None)
+        self._responses: Fanout[TradeResponse] = Fanout("trade.responses", _nothing, _nothing,
+                                                        provenance=pool.provenance)
+        self._errors: Fanout[Exception] = Fanout("trade.errors", _nothing, _nothing, provenance=pool.provenance)
 
     @property
-    def responses(self) -> Observable[TradeResponse]:
+    def responses(self) -> Stream[TradeResponse]:
         """Every trade API reply, whoever sent the request (fire-and-forget users listen here)."""
         return self._responses.observable
 
     @property
-    def errors(self) -> Observable[Exception]:
+    def errors(self) -> Stream[Exception]:
         """Every failed request: :class:`TradeError` and :class:`OrderStatusUnknownError`."""
         return self._errors.observable
 
@@ -127,21 +130,7 @@ class TradeClient:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            bybit = self._bybit
-            network = bybit._network
-            if network is not None:
-                url: Any = network.url("trade")  # raises a clear error on demo
-            else:
-                async def url() -> str:
-                    from ..transport.networks import resolve
-
-                    return resolve(await bybit._base_url()).url("trade")
-
-            self._conn = Connection(
-                url, "trade", on_event=self._on_event, on_disconnect=self._on_disconnect,
-                credentials=bybit._credentials, backoff=bybit._backoff, ping_interval=bybit._ping_interval,
-                pong_timeout=bybit._pong_timeout, simulated=bybit.simulated,
-            )
+            self._conn = self._pool.connection("trade", on_event=self._on_event, on_disconnect=self._on_disconnect)
         return self._conn
 
     async def connect(self, timeout: float | None = 10.0) -> None:
@@ -152,8 +141,12 @@ class TradeClient:
         """Close the trade socket; pending requests fail with a clear error."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            self._pool.discard("trade", conn)
             await conn.close()
         self._fail_all("the client was closed")
+
+    def __repr__(self) -> str:
+        return f"<TradeClient network={self._pool.network_name} pending={self.pending}>"
 
     # ------------------------------------------------------------------ requests
 
@@ -190,9 +183,12 @@ class TradeClient:
                                               category=category))
 
     def submit(self, op: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-               category: str | None = None) -> Observable[TradeResponse]:
+               category: str | None = None) -> Stream[TradeResponse]:
         """The same request as an observable (one value, or an error); sent on subscribe."""
-        return rx.defer(lambda _: rx.from_future(asyncio.ensure_future(self.request(op, params, category=category))))
+        return Stream.wrap(
+            rx.defer(lambda _: rx.from_future(asyncio.ensure_future(self.request(op, params, category=category)))),
+            self._pool.provenance,
+        )
 
     async def request(
         self, op: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, category: str | None = None,
@@ -277,6 +273,10 @@ class TradeClient:
                 str(row.get("orderLinkId", "")), row,
             ))
         return BatchAck(response.op, response.req_id or "", tuple(items), response)
+
+
+def _nothing() -> None:
+    """A fan-out source that needs no start or stop."""
 
 
 def _link_id(params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str | None:

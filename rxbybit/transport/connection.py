@@ -2,10 +2,11 @@
 
 A :class:`Connection` owns a socket and keeps it alive: it (re)connects with an injected backoff
 policy, authenticates first on private and trade sockets, pings every ``ping_interval`` seconds
-with Bybit's JSON ping and replaces the socket when no pong arrives within ``pong_timeout``, and
-after every reconnect re-authenticates and resubscribes every topic it was asked for. Frames are
-decoded with :func:`rxbybit.protocol.decode`; control frames (pongs, acks, auth) are handled here
-and everything else is handed to ``on_event``.
+with Bybit's JSON ping and replaces the socket when no pong arrives within ``pong_timeout``. What
+to subscribe is not decided here: the socket's :class:`~rxbybit.protocol.subscriptions.Subscriptions`
+state machine says which frames to send on connect, subscribe, unsubscribe, ack and failure, and
+the connection only sends them. Frames are decoded with :func:`rxbybit.protocol.decode`; control
+frames (pongs, acks, auth) are handled here and everything else is handed to ``on_event``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..protocol.events import (
     Unknown,
 )
 from ..protocol.signing import Credentials
+from ..protocol.subscriptions import Step, Subscriptions
 from .backoff import BackoffPolicy, exponential_backoff
 from .ws_internals import DirectConnection
 
@@ -84,6 +86,7 @@ class Connection:
         on_state: Callable[[Connection], None] | None = None,
         on_disconnect: Callable[[Connection], None] | None = None,
         on_frame: Callable[[str | bytes], None] | None = None,
+        on_subscriptions: Callable[[Connection], None] | None = None,
         credentials: Credentials | None = None,
         backoff: BackoffPolicy | None = None,
         ping_interval: float = 20.0,
@@ -101,6 +104,7 @@ class Connection:
         self._on_topic_error = on_topic_error or (lambda topic, exc: None)
         self._on_state = on_state or (lambda conn: None)
         self._on_disconnect = on_disconnect or (lambda conn: None)
+        self._on_subscriptions = on_subscriptions or (lambda conn: None)
         self.on_frame = on_frame
         """Optional tap on every raw frame received (for recording), called before decoding."""
         self._credentials = credentials
@@ -110,9 +114,10 @@ class Connection:
         self._open_timeout = open_timeout
         self._auth_timeout = auth_timeout
         self._simulated = simulated
-        self._desired: dict[str, None] = {}  # ordered set of topics we want
-        self._confirmed: set[str] = set()
-        self._pending: dict[str, list[str]] = {}  # req_id -> topics of a subscribe in flight
+        self._subs = (
+            Subscriptions(endpoint, next_req_id=lambda: requests.next_req_id("sub"))
+            if takes_subscriptions(endpoint) else None
+        )
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -134,12 +139,17 @@ class Connection:
     @property
     def topics(self) -> tuple[str, ...]:
         """Topics this connection keeps subscribed (across reconnects)."""
-        return tuple(self._desired)
+        return () if self._subs is None else self._subs.wanted
 
     @property
     def confirmed(self) -> frozenset[str]:
         """Topics Bybit has acknowledged on the current socket."""
-        return frozenset(self._confirmed)
+        return frozenset() if self._subs is None else self._subs.confirmed
+
+    @property
+    def settled(self) -> bool:
+        """True when no (un)subscribe is in flight and Bybit holds exactly the wanted topics."""
+        return self._subs is None or self._subs.is_settled()
 
     def start(self) -> None:
         """Start connecting in the background (idempotent). Needs a running event loop."""
@@ -148,32 +158,19 @@ class Connection:
 
     def subscribe(self, topics: Iterable[str]) -> None:
         """Subscribe ``topics`` now if connected, and after every reconnect."""
-        new = [t for t in topics if t not in self._desired]
-        for t in new:
-            self._desired[t] = None
+        subs = self._machine()
         self.start()
-        if new and self._ready.is_set():
-            self._send_subscribe(new)
+        self._apply(subs.want(topics))
 
     def unsubscribe(self, topics: Iterable[str]) -> None:
-        """Stop streaming ``topics``."""
-        gone = [t for t in topics if t in self._desired]
-        for t in gone:
-            del self._desired[t]
-        sent = [t for t in gone if t in self._confirmed]
-        self._confirmed.difference_update(gone)
-        if sent and self._ready.is_set():
-            for batch in requests.split_args(sent, self.endpoint):
-                self._send(requests.unsubscribe(batch, requests.next_req_id("unsub")))
+        """Stop streaming ``topics`` (also those whose subscribe is still in flight)."""
+        if self._subs is not None:
+            self._apply(self._subs.drop(topics))
 
     def resubscribe(self, topic: str) -> None:
         """Unsubscribe and subscribe ``topic`` again, to get a fresh snapshot (book resync)."""
-        if topic not in self._desired:
-            return
-        if self._ready.is_set():
-            self._confirmed.discard(topic)
-            self._send(requests.unsubscribe([topic], requests.next_req_id("resync")))
-            self._send_subscribe([topic])
+        if self._subs is not None:
+            self._apply(self._subs.refresh(topic))
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until connected (and authenticated). Raises the fatal error if auth failed."""
@@ -212,7 +209,7 @@ class Connection:
                 await self._ws.close()
 
     def __repr__(self) -> str:
-        return f"Connection({self.url!r}, state={self.state}, topics={len(self._desired)})"
+        return f"Connection({self.url!r}, state={self.state}, topics={len(self.topics)})"
 
     # ------------------------------------------------------------------ internals
 
@@ -233,28 +230,19 @@ class Connection:
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(text)
 
-    def _send_subscribe(self, topics: list[str]) -> None:
-        if not takes_subscriptions(self.endpoint) or not topics:
-            return
-        try:
-            batches = requests.split_args(topics, self.endpoint)
-            if self.endpoint == "private":
-                # an all-in-one topic ("order") and its categorised ones ("order.linear") may not share a
-                # request; private topics are few, so each gets its own
-                batches = [[t] for batch in batches for t in batch]
-        except ValueError as exc:
-            for t in topics:
-                self._reject(t, str(exc))
-            return
-        for batch in batches:
-            rid = requests.next_req_id("sub")
-            self._pending[rid] = batch
-            self._send(requests.subscribe(batch, rid))
+    def _machine(self) -> Subscriptions:
+        if self._subs is None:
+            raise ValueError(f"the {self.endpoint} socket takes no subscriptions")
+        return self._subs
 
-    def _reject(self, topic: str, message: str) -> None:
-        self._desired.pop(topic, None)
-        self._confirmed.discard(topic)
-        self._on_topic_error(topic, SubscriptionError(topic, message))
+    def _apply(self, step: Step) -> None:
+        """Send what the state machine asked for and report what it decided."""
+        for frame in step.frames:
+            self._send(frame)
+        for topic, message in step.rejected:
+            self._on_topic_error(topic, SubscriptionError(topic, message))
+        if step.confirmed or step.rejected:
+            self._on_subscriptions(self)
 
     async def _run(self) -> None:
         delays = None
@@ -270,8 +258,10 @@ class Connection:
                 self._fatal = exc
                 self.stats.last_error = str(exc)
                 log.error("%s", exc)
-                for t in list(self._desired):
-                    self._desired.pop(t, None)
+                wanted = self.topics
+                if self._subs is not None:
+                    self._subs.drop(wanted)
+                for t in wanted:
                     self._on_topic_error(t, exc)
                 self._ready.set()  # wake waiters so they see the error
                 break
@@ -281,10 +271,11 @@ class Connection:
             finally:
                 self._ready.clear()
                 self._ws = None
-                self._confirmed.clear()
-                self._pending.clear()
+                if self._subs is not None:
+                    self._subs.disconnected()
                 self._fail_waiters()
                 self._on_disconnect(self)
+                self._on_subscriptions(self)
             if self._closed:
                 break
             first = False
@@ -326,8 +317,8 @@ class Connection:
                     await self._authenticate(ws, reader)
                 self._ready.set()
                 self._set_state("connected")
-                if self._desired:
-                    self._send_subscribe(list(self._desired))
+                if self._subs is not None:
+                    self._apply(self._subs.connected())
                 heart = asyncio.get_running_loop().create_task(self._heartbeat(ws))
                 try:
                     done, _ = await asyncio.wait({reader, heart}, return_when=asyncio.FIRST_COMPLETED)
@@ -406,54 +397,19 @@ class Connection:
                 self._auth_waiter.set_result(event)
                 return
         elif isinstance(event, SubscribeAck):
-            self._on_ack(event)
+            if self._subs is not None:
+                self._apply(self._subs.on_ack(event))
             return
         elif isinstance(event, SubscribeFailure):
-            self._on_failure(event)
+            if self._subs is not None:
+                self._apply(self._subs.on_failure(event))
+            if not event.already_subscribed:
+                log.warning("%s: %s failed: %s", self.endpoint, event.op, event.message)
             return
         elif isinstance(event, (Malformed, Unknown)):
             self.stats.malformed += 1
             log.warning("%s: %s frame ignored: %.200s", self.endpoint, type(event).__name__, event.raw)
         self._on_event(event)
-
-    def _on_ack(self, ack: SubscribeAck) -> None:
-        if ack.op != "subscribe":
-            return
-        batch = self._pending.pop(ack.req_id or "", None)
-        if ack.success_topics or ack.fail_topics:  # option COMMAND_RESP: per-topic lists
-            self._confirmed.update(t for t in ack.success_topics if t in self._desired)
-            for t in ack.fail_topics:
-                if t in self._desired:
-                    self._reject(t, f"subscription failed (failTopics) for {t}")
-            return
-        if batch is None and self._pending and ack.req_id is None:
-            batch = self._pending.pop(next(iter(self._pending)))  # acks without req_id: oldest first
-        if batch:
-            self._confirmed.update(t for t in batch if t in self._desired)
-
-    def _on_failure(self, failure: SubscribeFailure) -> None:
-        if failure.already_subscribed:
-            if failure.topic and failure.topic in self._desired:
-                self._confirmed.add(failure.topic)
-            return
-        if failure.op != "subscribe":
-            log.warning("%s: %s failed: %s", self.endpoint, failure.op, failure.message)
-            return
-        batch = self._pending.pop(failure.req_id or "", None)
-        if batch is None and failure.req_id is None and self._pending:
-            candidates = [rid for rid, b in self._pending.items() if failure.topic in b] or list(self._pending)
-            batch = self._pending.pop(candidates[0])
-        bad = failure.topic
-        if bad is not None and bad in self._desired:
-            self._reject(bad, failure.message)
-            # one bad topic may sink the whole request: send the others again
-            rest = [t for t in (batch or []) if t != bad and t in self._desired and t not in self._confirmed]
-            if rest:
-                self._send_subscribe(rest)
-        else:
-            for t in batch or []:
-                if t in self._desired:
-                    self._reject(t, failure.message)
 
     def _fail_waiters(self) -> None:
         for waiter in (self._auth_waiter, self._pong_waiter):

@@ -65,6 +65,11 @@ async def test_book_equals_simulator_and_views_are_immutable(sim: Simulator) -> 
         sub.dispose()
 
 
+def exchange_topics(sim: Simulator, path: str) -> set[str]:
+    """What the exchange holds for clients on ``path``: the truth, whatever the client believes."""
+    return {t for c in sim.connections if c.path == path for t in c.subs}
+
+
 async def test_one_exchange_subscription_for_many_observers_and_unsubscribe_at_the_end(sim: Simulator) -> None:
     async with fast_client(sim) as bybit:
         a, b = BookWatch(), BookWatch()
@@ -73,15 +78,17 @@ async def test_one_exchange_subscription_for_many_observers_and_unsubscribe_at_t
         trades: list[Trade] = []
         st = bybit.trades("BTCUSDT").subscribe(trades.append)
         await eventually(lambda: len(a.views) > 3 and len(b.views) > 3)
-        conn = bybit._connections["linear"]
-        assert conn.topics == (TOPIC, "publicTrade.BTCUSDT")
-        await eventually(lambda: TOPIC in conn.confirmed, what="subscribe ack")
+        await bybit.wait_subscribed()
+        assert exchange_topics(sim, LINEAR) == {TOPIC, "publicTrade.BTCUSDT"}
+        assert len([c for c in sim.connections if c.path == LINEAR]) == 1
+        assert set(bybit.health_now().topics) == {TOPIC, "publicTrade.BTCUSDT"}
         sa.dispose()
-        assert TOPIC in conn.topics  # b still listens
+        st.dispose()  # its unsubscribe travels behind any the book's dispose might have sent
+        await eventually(lambda: "publicTrade.BTCUSDT" not in exchange_topics(sim, LINEAR), what="trades unsubscribed")
+        assert exchange_topics(sim, LINEAR) == {TOPIC}  # b still listens
         sb.dispose()
-        assert TOPIC not in conn.topics
-        st.dispose()
-        assert conn.topics == ()
+        await eventually(lambda: not exchange_topics(sim, LINEAR), what="the book unsubscribed")
+        assert bybit.health_now().topics == {}  # nothing observed: nothing kept
 
 
 async def test_abrupt_close_reconnects_and_resubscribes(sim: Simulator) -> None:
@@ -107,7 +114,7 @@ async def test_silent_server_is_detected_by_the_pong_deadline(sim: Simulator) ->
         sim.faults.silent(path=LINEAR, on=True)
         await eventually(lambda: bybit.health_now().reconnects >= 1, what="the pong deadline to replace the socket")
         sim.faults.silent(path=LINEAR, on=False)
-        assert "pong" in (bybit._connections["linear"].stats.last_error or "")
+        assert "pong" in (bybit.health_now().last_error or "")
         await watch.matches(sim)
 
 
@@ -144,8 +151,7 @@ async def test_malformed_frame_is_counted_and_the_stream_goes_on(sim: Simulator)
         bybit.orderbook("BTCUSDT", depth=50).subscribe(watch)
         await eventually(lambda: len(watch.views) > 2)
         await sim.faults.send_malformed(path=LINEAR)
-        conn = bybit._connections["linear"]
-        await eventually(lambda: conn.stats.malformed >= 1, what="the malformed frame")
+        await eventually(lambda: bybit.health_now().malformed >= 1, what="the malformed frame")
         n = len(watch.views)
         await eventually(lambda: len(watch.views) > n + 2, what="updates after the malformed frame")
         assert bybit.health_now().reconnects == 0
@@ -234,9 +240,11 @@ async def test_awaiting_an_observable_and_close_completes_streams(sim: Simulator
     assert len(got) == 3 and all(isinstance(t, Trade) for t in got)
     done: list[str] = []
     bybit.ticker("BTCUSDT").subscribe(lambda t: None, on_completed=lambda: done.append("done"))
+    assert sim.connections  # the client's socket, until it closes
     await bybit.close()
     assert done == ["done"]
-    assert all(c.state == "closed" for c in bybit._connections.values()) or not bybit._connections
+    assert bybit.health_now().state == "closed"
+    await eventually(lambda: not sim.connections, what="the simulator to see every socket closed")
 
 
 async def test_unreachable_exchange_says_so_and_mentions_sim() -> None:

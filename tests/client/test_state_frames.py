@@ -46,8 +46,7 @@ async def test_state_frames_follow_paper_trading_on_the_simulator(sim: Simulator
         pos = frames.positions(bybit.positions())
         bal = frames.balances(bybit.wallet())
         assert orders.simulated and "SIMULATED" in repr(orders)
-        conn = bybit._connections["private"]
-        await eventually(lambda: len(conn.confirmed) == 3, what="private subscriptions")
+        await bybit.wait_subscribed()
         book = await bybit.orderbook("BTCUSDT", depth=50).pipe(rx_ops.take(1))
         assert book.best_bid is not None
         ack = await bybit.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Limit",

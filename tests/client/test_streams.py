@@ -7,9 +7,11 @@ import pytest
 from rxbybit.client.streams import Fanout
 
 
-def make() -> tuple[Fanout[int], list[str]]:
+def make(reported: list[str] | None = None) -> tuple[Fanout[int], list[str]]:
     calls: list[str] = []
-    fan: Fanout[int] = Fanout("t", lambda: calls.append("start"), lambda: calls.append("stop"))
+    report = None if reported is None else (lambda name, exc: reported.append(name))
+    fan: Fanout[int] = Fanout("t", lambda: calls.append("start"), lambda: calls.append("stop"),
+                              on_observer_error=report)
     return fan, calls
 
 
@@ -27,11 +29,10 @@ def test_first_observer_starts_and_last_stops_the_source() -> None:
 
 
 def test_an_observer_that_raises_is_detached_and_the_others_keep_receiving() -> None:
-    fan, _ = make()
+    reported: list[str] = []
+    fan, _ = make(reported)
     got: list[int] = []
     errors: list[Exception] = []
-    reported: list[str] = []
-    fan._on_observer_error = lambda name, exc: reported.append(name)
 
     def bad(v: int) -> None:
         raise ZeroDivisionError("user bug")

@@ -43,8 +43,7 @@ class Private:
         self._bybit = bybit
 
     async def ready(self) -> None:
-        conn = self._bybit._connections["private"]
-        await eventually(lambda: len(conn.confirmed) == 4, what="private subscriptions to be confirmed")
+        await self._bybit.wait_subscribed()
 
     def order_states(self, link: str) -> list[str]:
         return [str(o["orderStatus"]) for o in self.orders if o.get("orderLinkId") == link]
