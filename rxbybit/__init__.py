@@ -23,15 +23,17 @@ _LAZY = {
     "run": "rxbybit.client",
     "wait": "rxbybit.client",
 }
-_SUBMODULES = ("errors", "protocol", "ops", "frames", "widgets", "sim", "client", "transport", "gateway")
+_SUBMODULES = (
+    "errors", "protocol", "display", "ops", "frames", "widgets", "sim", "client", "transport", "gateway",
+)
 
 if TYPE_CHECKING:
-    from . import errors, frames, ops, protocol, sim, widgets
+    from . import display, errors, frames, ops, protocol, sim, widgets
     from .client import Bybit, Health, Provenance, Stream, allow_nested, run, wait
 
 __all__ = [
     "Bybit", "Health", "Provenance", "Stream", "__version__",
-    "allow_nested", "errors", "frames", "ops", "protocol", "run", "sim", "wait",
+    "allow_nested", "display", "errors", "frames", "ops", "protocol", "run", "sim", "wait",
     "widgets",
 ]
 

@@ -29,7 +29,7 @@ from .streams import Fanout
 from .trade import TradeClient
 
 if TYPE_CHECKING:
-    from ..sim import Simulator
+    from ..sim.embedded import Simulator
 
 log = logging.getLogger("rxbybit.client")
 

@@ -23,7 +23,7 @@ from ..transport.networks import resolve
 from .stream import Provenance
 
 if TYPE_CHECKING:
-    from ..sim import Simulator
+    from ..sim.embedded import Simulator
 
 DEFAULT_NETWORK_ENV = "RXBYBIT_NETWORK"
 """Environment variable naming the default network (notebooks and Binder set it to ``sim``)."""

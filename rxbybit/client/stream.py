@@ -69,10 +69,16 @@ class Stream(Observable[T_co]):
         return self.provenance.simulated
 
     def pipe(self, *operators: Callable[[Any], Any]) -> Any:
-        """Compose ``operators`` left to right, keeping this stream's provenance on the result."""
-        result = super().pipe(*operators)
-        if isinstance(result, Observable) and not isinstance(result, Stream):
-            return Stream.wrap(result, self.provenance)
+        """Compose ``operators`` left to right, keeping this stream's provenance at every step.
+
+        Each operator sees a ``Stream``, so one that reads the label (``ops.to_frame()``) gets it
+        even after plain reactivex operators in the same ``pipe`` call.
+        """
+        result: Any = self
+        for operator in operators:
+            result = operator(result)
+            if isinstance(result, Observable) and not isinstance(result, Stream):
+                result = Stream.wrap(result, self.provenance)
         return result
 
     def __repr__(self) -> str:

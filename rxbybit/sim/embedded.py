@@ -16,6 +16,8 @@ from typing import Any
 
 from .server import Simulator
 
+__all__ = ["Simulator", "acquire", "current", "release"]
+
 
 @dataclass
 class _Shared:

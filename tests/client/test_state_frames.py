@@ -63,5 +63,6 @@ async def test_state_frames_follow_paper_trading_on_the_simulator(sim: Simulator
             f.close()
 
 
-def test_frames_are_exported_from_ops() -> None:
-    assert rb.ops.to_state is frames.to_state
+def test_frame_operators_live_in_ops_and_frames_keep_the_frames() -> None:
+    assert callable(rb.ops.to_state) and callable(rb.ops.to_frame) and callable(rb.ops.to_book)
+    assert not hasattr(frames, "to_state") and callable(frames.open_orders)

@@ -187,8 +187,6 @@ def test_a_replayed_stream_is_shown_as_replay_through_the_chain() -> None:
     assert "REPLAY" in repr(frame) and "SIMULATED" not in repr(frame)
 
 
-@pytest.mark.xfail(strict=True, reason="Stream.pipe wraps only its final result, so a frame operator in the same "
-                                       "pipe call as a plain reactivex operator sees an unlabelled observable")
 def test_a_frame_in_the_same_pipe_call_as_reactivex_operators_keeps_the_label() -> None:
     source = Stream.wrap(rx.from_iterable([trade(i) for i in range(3)]), Provenance.SIMULATED)
     frame = source.pipe(rxops.map(lambda t: t), rxops.filter(lambda t: True), ops.to_frame())
