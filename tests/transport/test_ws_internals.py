@@ -1,0 +1,75 @@
+"""The websockets internals rxbybit relies on: the pinned range, every hook still there, and each
+helper doing what its callers expect, against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tomllib
+from pathlib import Path
+
+from helpers import scaled
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame, Opcode
+
+from rxbybit.transport import ws_internals as wsi
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def test_the_installed_websockets_is_in_the_supported_range_that_pyproject_pins() -> None:
+    low, high = wsi.SUPPORTED
+    assert low <= wsi.version()[0] < high, f"websockets {wsi.version()} is outside {wsi.SUPPORTED}"
+    deps = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (pin,) = [d for d in deps if re.match(r"websockets\b", d)]
+    assert pin.replace(" ", "") == f"websockets>={low}.0,<{high}", pin
+
+
+def test_every_internal_hook_exists() -> None:
+    assert callable(ClientConnection.process_event)
+    assert callable(Connection.send_data)
+    for name in ("send_text", "send_frame", "state"):
+        assert hasattr(__import__("websockets.protocol", fromlist=["Protocol"]).Protocol, name)
+
+
+class PongRecorder(ClientConnection):
+    """Keeps the payload of every pong frame received."""
+
+    pongs: list[bytes]
+
+    def process_event(self, event: object) -> None:
+        if isinstance(event, Frame) and event.opcode is Opcode.PONG:
+            self.pongs = [*getattr(self, "pongs", []), bytes(event.data)]
+        super().process_event(event)
+
+
+async def test_the_server_side_helpers_write_count_swallow_pongs_and_abort() -> None:
+    opened: asyncio.Queue[ServerConnection] = asyncio.Queue()
+    pongs: list[bool] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        wsi.on_pong_sent(ws, lambda: pongs.append(True) or len(pongs) > 1)  # swallow the first pong only
+        await opened.put(ws)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", ping_interval=None, create_connection=PongRecorder) as client:
+            assert isinstance(client, PongRecorder)
+            ws = await asyncio.wait_for(opened.get(), scaled(5))
+            assert wsi.is_open(ws)
+            for i in range(3):
+                wsi.write_text_now(ws, f"frame {i}".encode())
+            assert [await asyncio.wait_for(client.recv(), scaled(5)) for _ in range(3)] == [
+                "frame 0", "frame 1", "frame 2"]
+            assert wsi.buffered_bytes(ws) >= 0
+            await client.ping(b"one")
+            await asyncio.wait_for(await client.ping(b"two"), scaled(5))  # pongs come in order: a barrier
+            assert len(pongs) == 2
+            assert client.pongs == [b"two"]  # the first pong was swallowed
+            wsi.abort(ws)
+            await asyncio.wait_for(client.wait_closed(), scaled(5))
+            assert client.close_code == 1006  # dropped without a close frame, as a real outage
+            assert wsi.buffered_bytes(ws) == 0 and not wsi.is_open(ws)
