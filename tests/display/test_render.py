@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
 import pytest
 from frames_helpers import trade
+from helpers import eventually
 from reactivex.testing import TestScheduler
 
 from rxbybit.display import LiveBinding, LiveHTML, RenderJob, RenderScheduler, set_cell_provider
@@ -102,10 +102,7 @@ async def test_on_a_running_loop_the_timer_renders_by_itself() -> None:
     sched = RenderScheduler(100)
     v = View(sched, fps=50)
     v.ingest(7)
-    for _ in range(100):  # bounded wait on loop turns; the timer is a few ms
-        if v.seen:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: bool(v.seen), what="the scheduler's timer to render")
     assert [s for _, s in v.seen] == [7]
 
 
