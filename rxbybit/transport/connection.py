@@ -17,12 +17,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from ..errors import AuthenticationError, ConnectionClosedError, ExchangeUnreachableError, SubscriptionError
+from ..errors import AuthenticationError, ConnectionClosedError, SubscriptionError
 from ..protocol import requests
 from ..protocol.decode import decode
 from ..protocol.endpoints import Endpoint, takes_subscriptions
@@ -38,16 +37,13 @@ from ..protocol.events import (
 from ..protocol.signing import Credentials
 from ..protocol.subscriptions import Step, Subscriptions
 from .backoff import BackoffPolicy, exponential_backoff
+from .session import Waiters, authenticate, describe_error, heartbeat
 from .ws_internals import DirectConnection
 
 log = logging.getLogger("rxbybit.transport")
 
 _CONTROL: frozenset[type[Event]] = frozenset((Pong, AuthResult, SubscribeAck, SubscribeFailure, Malformed, Unknown))
 
-
-
-class HeartbeatTimeout(Exception):
-    """No pong arrived within the deadline: the server is silent and the socket is replaced."""
 
 
 @dataclass
@@ -122,8 +118,7 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._ready = asyncio.Event()  # set while connected (and authenticated)
-        self._auth_waiter: asyncio.Future[AuthResult] | None = None
-        self._pong_waiter: asyncio.Future[None] | None = None
+        self._waiters = Waiters()
         self._fatal: Exception | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self.direct = True
@@ -202,12 +197,6 @@ class Connection:
                 await task
         self._set_state("closed")
 
-    async def drop(self) -> None:
-        """Close the current socket so that the connection reconnects (used after a fatal frame)."""
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-
     def __repr__(self) -> str:
         return f"Connection({self.url!r}, state={self.state}, topics={len(self.topics)})"
 
@@ -266,14 +255,14 @@ class Connection:
                 self._ready.set()  # wake waiters so they see the error
                 break
             except Exception as exc:  # network errors of every kind: heal
-                self.stats.last_error = self._describe(exc)
+                self.stats.last_error = describe_error(exc, self.url, self._simulated)
                 log.warning("%s: %s", self.endpoint, self.stats.last_error)
             finally:
                 self._ready.clear()
                 self._ws = None
                 if self._subs is not None:
                     self._subs.disconnected()
-                self._fail_waiters()
+                self._waiters.cancel()
                 self._on_disconnect(self)
                 self._on_subscriptions(self)
             if self._closed:
@@ -289,13 +278,6 @@ class Connection:
                 self.stats.last_error = (self.stats.last_error or "") + " (reconnect attempts exhausted)"
                 break
         self._set_state("closed")
-
-    def _describe(self, exc: Exception) -> str:
-        if isinstance(exc, (OSError, TimeoutError, websockets.InvalidHandshake)):
-            hint = "" if self._simulated else ' (no route to the exchange? network="sim" runs the local simulator)'
-            detail = str(exc) or type(exc).__name__
-            return f"{ExchangeUnreachableError.__name__}: cannot reach {self.url}: {detail}{hint}"
-        return f"{type(exc).__name__}: {exc}"
 
     async def _resolve_url(self) -> str:
         if not isinstance(self.url, str):
@@ -314,12 +296,14 @@ class Connection:
             reader = asyncio.get_running_loop().create_task(self._read(ws))
             try:
                 if self._credentials is not None:
-                    await self._authenticate(ws, reader)
+                    await authenticate(ws, self._credentials, self.endpoint, self._waiters, reader,
+                                       self._auth_timeout)
                 self._ready.set()
                 self._set_state("connected")
                 if self._subs is not None:
                     self._apply(self._subs.connected())
-                heart = asyncio.get_running_loop().create_task(self._heartbeat(ws))
+                heart = asyncio.get_running_loop().create_task(
+                    heartbeat(ws, self._waiters, self._ping_interval, self._pong_timeout, url))
                 try:
                     done, _ = await asyncio.wait({reader, heart}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
@@ -332,36 +316,6 @@ class Connection:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await reader
-
-    async def _authenticate(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
-        assert self._credentials is not None
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[AuthResult] = loop.create_future()
-        self._auth_waiter = waiter
-        await ws.send(requests.auth(self._credentials.api_key, self._credentials.api_secret, req_id="auth"))
-        watched: set[asyncio.Future[Any]] = {waiter, reader}
-        done, _ = await asyncio.wait(watched, timeout=self._auth_timeout, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            error = reader.exception() if reader in done else None
-            if error is not None:
-                raise error
-            raise TimeoutError(f"no auth reply on {self.endpoint} within {self._auth_timeout} s")
-        result = waiter.result()
-        if not result.success:
-            raise AuthenticationError(self.endpoint, result.message, result.ret_code)
-
-    async def _heartbeat(self, ws: ClientConnection) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self._ping_interval)
-            self._pong_waiter = loop.create_future()
-            await ws.send(requests.ping(requests.next_req_id("ping")))
-            try:
-                await asyncio.wait_for(self._pong_waiter, self._pong_timeout)
-            except TimeoutError:
-                raise HeartbeatTimeout(
-                    f"no pong from {self.url} within {self._pong_timeout} s: replacing the connection"
-                ) from None
 
     def _handle_frame(self, raw: str | bytes | bytearray | memoryview) -> None:
         """Count, tap, decode and route one frame. Never raises: a bug downstream is logged and
@@ -385,18 +339,10 @@ class Connection:
             self._handle_frame(raw)
 
     def _dispatch(self, event: Event) -> None:
-        if type(event) not in _CONTROL:  # data: straight through
-            self._on_event(event)
+        """A control frame: a reply somebody waits for, a subscription answer, or a bad frame."""
+        if self._waiters.resolve(event):
             return
-        if isinstance(event, Pong):
-            if self._pong_waiter is not None and not self._pong_waiter.done():
-                self._pong_waiter.set_result(None)
-            return
-        if isinstance(event, AuthResult):
-            if self._auth_waiter is not None and not self._auth_waiter.done():
-                self._auth_waiter.set_result(event)
-                return
-        elif isinstance(event, SubscribeAck):
+        if isinstance(event, SubscribeAck):
             if self._subs is not None:
                 self._apply(self._subs.on_ack(event))
             return
@@ -410,9 +356,4 @@ class Connection:
             self.stats.malformed += 1
             log.warning("%s: %s frame ignored: %.200s", self.endpoint, type(event).__name__, event.raw)
         self._on_event(event)
-
-    def _fail_waiters(self) -> None:
-        for waiter in (self._auth_waiter, self._pong_waiter):
-            if waiter is not None and not waiter.done():
-                waiter.cancel()
 
