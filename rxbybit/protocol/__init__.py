@@ -11,7 +11,7 @@ used with any transport and tested with plain frames::
             book.apply(event)
 """
 
-from . import requests, topics
+from . import clock, endpoints, limits, replies, requests, subscriptions, topics
 from .book import Applied, BookView, OrderBook
 from .decode import decode
 from .events import (
@@ -36,7 +36,9 @@ from .events import (
     Trades,
     Unknown,
 )
-from .signing import sign, verify
+from .orders import OrderStatus
+from .signing import Credentials, sign, verify
+from .subscriptions import Subscriptions
 from .ticker import Ticker, TickerState
 from .topics import Category, Endpoint, Topic
 
@@ -48,6 +50,7 @@ __all__ = [
     "BookView",
     "Candle",
     "Category",
+    "Credentials",
     "Endpoint",
     "Event",
     "Klines",
@@ -56,11 +59,13 @@ __all__ = [
     "Liquidations",
     "Malformed",
     "OrderBook",
+    "OrderStatus",
     "Pong",
     "PrivateUpdate",
     "ServerError",
     "SubscribeAck",
     "SubscribeFailure",
+    "Subscriptions",
     "Ticker",
     "TickerState",
     "TickerUpdate",
@@ -69,9 +74,14 @@ __all__ = [
     "TradeResponse",
     "Trades",
     "Unknown",
+    "clock",
     "decode",
+    "endpoints",
+    "limits",
+    "replies",
     "requests",
     "sign",
+    "subscriptions",
     "topics",
     "verify",
 ]
