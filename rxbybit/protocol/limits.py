@@ -29,6 +29,18 @@ MAX_ARGS_PER_CONNECTION: Final[dict[Endpoint, int]] = {"option": 2_000}
 BATCH_ORDER_LIMITS: Final[dict[str, int]] = {"spot": 10, "linear": 20, "inverse": 20, "option": 20}
 """Orders per WS trade batch request, by category."""
 
+ORDER_RATE_LIMITS: Final[dict[str, int]] = {"spot": 20, "linear": 10, "inverse": 10, "option": 10}
+"""WS trade requests allowed per :data:`RATE_WINDOW_MS`, per account, op and category (non-VIP)."""
+
+RATE_WINDOW_MS: Final = 1_000
+"""The window the trade rate limits count in."""
+
+MAX_ACTIVE_ORDERS: Final = 500
+"""Open orders one account may hold (beyond: ``110020``)."""
+
+TIMESTAMP_AHEAD_MS: Final = 1_000
+"""How far ahead of the server's clock a request's ``X-BAPI-TIMESTAMP`` may be."""
+
 MAX_REQ_ID_LEN: Final = 36
 """The WS trade API's ``reqId`` is at most 36 characters."""
 
@@ -40,6 +52,9 @@ PING_INTERVAL_S: Final = 20.0
 
 PRIVATE_IDLE_CUT_S: Final = 600.0
 """Private and trade sockets close after 10 minutes with no ping and no data."""
+
+IDLE_CUT_ENDPOINTS: Final[frozenset[Endpoint]] = frozenset(("private", "trade"))
+"""Sockets Bybit closes when idle; they alone take ``max_active_time``."""
 
 MAX_ACTIVE_TIME_RANGE_S: Final = (30, 600)
 """The range ``max_active_time`` (private and trade only) accepts, in seconds."""
@@ -54,6 +69,21 @@ AUTH_EXPIRES_IN_MS: Final = 10_000
 def args_per_request(endpoint: Endpoint) -> int:
     """How many args one subscribe request may carry on ``endpoint``."""
     return ARGS_PER_REQUEST_ENFORCED.get(endpoint, CLIENT_BATCH)
+
+
+def batch_order_limit(category: str) -> int:
+    """Orders one batch request may carry in ``category`` (20 where Bybit names no category)."""
+    return BATCH_ORDER_LIMITS.get(category, 20)
+
+
+def order_rate_limit(category: str) -> int:
+    """Trade requests per :data:`RATE_WINDOW_MS` in ``category`` (10 where Bybit names no category)."""
+    return ORDER_RATE_LIMITS.get(category, 10)
+
+
+def timestamp_in_window(timestamp_ms: int, server_ms: int, recv_window_ms: int) -> bool:
+    """Bybit's freshness rule: ``server - recv_window <= timestamp < server + TIMESTAMP_AHEAD_MS``."""
+    return server_ms - recv_window_ms <= timestamp_ms < server_ms + TIMESTAMP_AHEAD_MS
 
 
 def check_req_id(req_id: str) -> str:
@@ -74,3 +104,13 @@ def parse_max_active_time(text: str) -> float:
     if not low <= seconds <= high:
         raise ValueError(f"max_active_time must be between {low}s and {high}s, got {text!r}")
     return float(seconds)
+
+
+def idle_cut_s(endpoint: Endpoint, max_active_time: str | None = None) -> float | None:
+    """Seconds without a ping or data after which Bybit closes a socket (None: never).
+
+    ``max_active_time`` is the URL parameter (only the idle-cut sockets read it).
+    """
+    if endpoint not in IDLE_CUT_ENDPOINTS:
+        return None
+    return PRIVATE_IDLE_CUT_S if max_active_time is None else parse_max_active_time(max_active_time)

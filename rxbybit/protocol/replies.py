@@ -9,6 +9,7 @@ number); :data:`MISSING` means the client sent none.
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any, Final
 
 from .endpoints import Endpoint
@@ -22,6 +23,26 @@ ALREADY_SUBSCRIBED = "already subscribed"
 HANDLER_NOT_FOUND = "handler not found"
 INVALID_OP = "error:invalid op"
 NOT_AUTHORIZED = "Request not authorized"
+INTERNAL_ERROR = "error:internal error"
+"""The server failed on a request (the connection stays up)."""
+AUTH_ON_PUBLIC = "error:auth is only served on private sockets"
+ARGS_NOT_TOPICS = "error:args must be a non-empty list of topic strings"
+
+# auth and the WS trade API (``retMsg``; the codes are :class:`RetCode`)
+OK = "OK"
+AUTH_PARAMS_ERROR = "Params Error"
+"""``auth`` with malformed args or an expired ``expires``."""
+INVALID_API_KEY = "Invalid apikey"
+INVALID_SIGN = "Invalid sign"
+REPEAT_AUTH = "Repeat auth"
+AUTH_FAILED = "auth failed"
+"""The legacy spot v3 error text when no reason is known."""
+AUTH_FIRST = "Invalid apikey: authenticate this connection first (op auth)"
+SERVICE_RESTARTING = "Service is restarting, please reconnect"
+RATE_LIMITED = "Too many visits. Exceeded the API Rate Limit."
+DUPLICATE_LINK_ID = "OrderLinkedID is duplicate"
+ORDER_NOT_FOUND = "order not exists or too late to cancel"
+QTY_TRUNCATED = "Order quantity is truncated to zero"
 
 
 def handler_not_found(topic: str) -> str:
@@ -64,6 +85,72 @@ def failed_topic(message: str) -> str | None:
 def is_already_subscribed(message: str) -> bool:
     """True for Bybit's ``already subscribed`` reply (not a real failure)."""
     return ALREADY_SUBSCRIBED in message
+
+
+def params_error(detail: str) -> str:
+    """``10001`` text: ``params error: <what was wrong>``."""
+    return f"params error: {detail}"
+
+
+def duplicate_req_id(req_id: Any) -> str:
+    """``20006``: the connection used this ``reqId`` before."""
+    return f"Duplicate reqId: {req_id}"
+
+
+def timestamp_out_of_window(timestamp_ms: int, server_ms: int, recv_window_ms: int) -> str:
+    """``10002``: the request's timestamp is outside the receive window."""
+    return (f"invalid request, please check your server timestamp or recv_window param. "
+            f"req_timestamp[{timestamp_ms}],server_timestamp[{server_ms}],recv_window[{recv_window_ms}]")
+
+
+def unsupported_op(op: Any, supported: tuple[str, ...]) -> str:
+    """``10404``: the trade socket does not serve ``op``."""
+    return f"op {op!r} is not supported; expected one of {', '.join(supported)}"
+
+
+def unsupported_category(category: Any) -> str:
+    """``10404``: a trade request named no market category the exchange serves."""
+    return f"category {category!r} is not supported; use spot, linear, inverse or option"
+
+
+def too_many_active_orders(limit: int) -> str:
+    """``110020``: the account holds its maximum of open orders."""
+    return f"Not allowed to have more than {limit} active orders"
+
+
+def invalid_price(detail: str) -> str:
+    """``110003``: the price is not a positive multiple of the tick."""
+    return f"Order price is invalid: {detail}"
+
+
+def insufficient_balance(detail: str) -> str:
+    """``110007``: the available balance cannot pay for the order."""
+    return f"ab not enough for new order: {detail}"
+
+
+# --------------------------------------------------------------------------- retCodes
+# Auth and the WS trade API answer with a numeric code and a text (above); both are written here once.
+
+
+class RetCode(IntEnum):
+    """Bybit's numeric ``retCode`` / ``ret_code`` values the exchange (and the simulator) answers with."""
+
+    OK = 0
+    PARAMS_ERROR = 10001
+    TIMESTAMP_OUT_OF_WINDOW = 10002
+    INVALID_API_KEY = 10003
+    INVALID_SIGN = 10004
+    RATE_LIMITED = 10006
+    SERVICE_RESTARTING = 10019
+    NOT_SUPPORTED = 10404
+    REPEAT_AUTH = 20001
+    DUPLICATE_REQ_ID = 20006
+    ORDER_NOT_FOUND = 110001
+    INVALID_PRICE = 110003
+    INSUFFICIENT_BALANCE = 110007
+    QTY_TRUNCATED = 110017
+    TOO_MANY_ACTIVE_ORDERS = 110020
+    DUPLICATE_LINK_ID = 110072
 
 
 class _Missing:
@@ -110,7 +197,7 @@ def pong(endpoint: Endpoint, conn_id: str, req_id: ReqId, now_ms: int) -> dict[s
         f = {}
         if req_id is not MISSING:
             f["reqId"] = req_id
-        f.update({"retCode": 0, "retMsg": "OK", "op": "pong", "data": [str(now_ms)], "connId": conn_id})
+        f.update({"retCode": 0, "retMsg": OK, "op": "pong", "data": [str(now_ms)], "connId": conn_id})
         return f
     f = {"op": "pong", "args": [now_ms]}
     _with_req_id(f, req_id)
@@ -164,11 +251,16 @@ def auth_reply(endpoint: Endpoint, conn_id: str, req_id: ReqId, code: int, messa
         f: dict[str, Any] = {}
         if req_id is not MISSING:
             f["reqId"] = req_id
-        f.update({"retCode": code, "retMsg": message if code else "OK", "op": "auth", "connId": conn_id})
+        f.update({"retCode": code, "retMsg": message if code else OK, "op": "auth", "connId": conn_id})
         return f
     f = _with_req_id({}, req_id)
     f.update({"success": code == 0, "ret_msg": "" if code == 0 else message, "op": "auth", "conn_id": conn_id})
     return f
+
+
+def v3_error(code: int, message: str) -> dict[str, Any]:
+    """The legacy spot v3 private socket's error frame (e.g. a failed ``auth``)."""
+    return {"type": "error", "ret_code": str(int(code)), "ret_msg": message or AUTH_FAILED}
 
 
 def decode_error(text: str) -> str:
@@ -198,3 +290,8 @@ def trade_reply(
         f["header"] = header
     f["connId"] = conn_id
     return f
+
+
+def restart_notice(conn_id: str) -> dict[str, Any]:
+    """What a trade socket gets before the exchange restarts (``10019``): reconnect."""
+    return trade_reply("", conn_id, MISSING, RetCode.SERVICE_RESTARTING, SERVICE_RESTARTING, {}, None)
