@@ -14,8 +14,8 @@ the URL::
 Run it standalone with ``rxbybit sim --port 8765``.
 """
 
-from .desk import DEMO_API_KEY, DEMO_API_SECRET
-from .engine import Account, Engine, OrderError
+from .accounts import DEMO_API_KEY, DEMO_API_SECRET, Account, OrderError
+from .engine import Engine
 from .faults import MALFORMED_FRAME, Faults
 from .market import Market
 from .replay import ReplayServer, load_recording

@@ -10,7 +10,7 @@ import shlex
 import sys
 from typing import Final
 
-from .desk import DEMO_API_KEY, DEMO_API_SECRET
+from .accounts import DEMO_API_KEY, DEMO_API_SECRET
 from .replay import ReplayServer
 from .server import DEFAULT_SYMBOLS, Simulator
 

@@ -12,8 +12,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
+from ..protocol import replies
+from ..protocol._json import dumps
 from ..protocol.endpoints import Endpoint
+from ..protocol.replies import ReqId, RetCode
 from ..transport import ws_internals as wsi
+from .accounts import Account
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -31,10 +35,10 @@ class Conn:
         self.endpoint = endpoint
         self.path = path
         self.conn_id = conn_id
-        self.subs: dict[str, Any] = {}
+        self.subs: dict[str, object] = {}
         """Subscribed topic -> its feed (public) or None (private)."""
         self.sub_chars = 0
-        self.account: Any = None
+        self.account: Account | None = None
         """The authenticated account (private, trade, spot v3 private)."""
         self.silent = False
         self.stalled_until = 0.0
@@ -60,6 +64,17 @@ class Conn:
     def stalled(self) -> bool:
         """True while a stall fault holds this connection's output."""
         return self.stalled_until > time.monotonic()
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        """Send a reply frame (a dict in Bybit's key order)."""
+        self.send_text(dumps(frame))
+
+    def reply_error(self, req_id: ReqId, op: str, message: str) -> None:
+        """Refuse a request in this socket's shape: ``retCode`` 10001 on trade, a failed ack elsewhere."""
+        if self.endpoint == "trade":
+            self.reply(replies.trade_reply(op, self.conn_id, req_id, RetCode.PARAMS_ERROR, message, {}, None))
+        else:
+            self.reply(replies.command_ack(self.endpoint, self.conn_id, op, req_id, success=False, ret_msg=message))
 
     def send_text(self, text: str) -> None:
         """Queue one text frame (see the module doc)."""

@@ -8,30 +8,43 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Final
+from collections.abc import Collection
+from typing import Final, Protocol
 
-from ..protocol.topics import Category
-
-if TYPE_CHECKING:
-    from .conn import Conn
-    from .server import Simulator
+from ..protocol import replies
+from ..protocol.endpoints import Category
+from .conn import Conn
 
 MALFORMED_FRAME: Final = '{"topic":"orderbook.50.BTCUSDT","type":"delta","data":{"s":"BTCUSDT","b":[["6'
 """What :meth:`Faults.send_malformed` sends: a frame cut off in the middle (not valid JSON)."""
 
 
-class Faults:
-    """The fault switches of one :class:`~rxbybit.sim.Simulator` (``sim.faults``)."""
+class BookFaults(Protocol):
+    """Where the book faults act: the simulator's public feeds."""
 
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+    def skip_delta(self, category: Category, topic: str) -> None:
+        """Make the next delta of ``topic`` jump ``u`` by 2."""
+
+    def restart_books(self, category: Category, symbol: str) -> int:
+        """Restart every depth of ``symbol``'s book at ``u == 1``; returns feeds hit."""
+
+
+class Faults:
+    """The fault switches of one :class:`~rxbybit.sim.Simulator` (``sim.faults``).
+
+    ``connections`` is the live set of the simulator's connections; ``books`` its public feeds.
+    """
+
+    def __init__(self, connections: Collection[Conn], books: BookFaults) -> None:
+        self._connections = connections
+        self._books = books
         self._silent_paths: set[str | None] = set()
         self.rejects: dict[str, tuple[str, int]] = {}
         """topic -> (error message, remaining count) for :meth:`reject_subscribe`."""
         self.idle_limits: dict[str | None, float] = {}
 
     def _conns(self, path: str | None) -> list[Conn]:
-        return [c for c in self._sim.connections if path is None or c.path == path]
+        return [c for c in self._connections if path is None or c.path == path]
 
     async def drop_connections(self, path: str | None = None) -> int:
         """Abort matching connections without a close frame; returns how many were dropped."""
@@ -53,7 +66,7 @@ class Faults:
             if path is None:
                 self._silent_paths.clear()
         conns = self._conns(path)
-        for c in self._sim.connections:
+        for c in self._connections:
             c.silent = self.is_silent_path(c.path)
         return len(conns)
 
@@ -63,11 +76,11 @@ class Faults:
 
     def skip_delta(self, category: Category, topic: str) -> None:
         """Make the next delta of ``topic`` jump ``u`` by 2 (a gap clients must detect)."""
-        self._sim.book_feed(category, topic).skip += 1
+        self._books.skip_delta(category, topic)
 
     def restart_book(self, category: Category, symbol: str) -> int:
         """Re-send every depth of ``symbol``'s book as a ``u == 1`` snapshot; returns feeds hit."""
-        return self._sim.restart_books(category, symbol)
+        return self._books.restart_books(category, symbol)
 
     async def send_malformed(self, path: str | None = None, frame: str = MALFORMED_FRAME) -> int:
         """Send a broken (non-JSON) text frame to each matching connection; returns how many."""
@@ -91,10 +104,10 @@ class Faults:
         """Answer the next ``times`` subscribes of ``topic`` with ``message`` (Bybit's error text)."""
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times!r}")
-        self.rejects[topic] = (message or f"error:handler not found,topic:{topic}", times)
+        self.rejects[topic] = (message or replies.handler_not_found(topic), times)
 
     def take_reject(self, topic: str) -> str | None:
-        """Consume one pending rejection of ``topic`` (used by the server)."""
+        """Consume one pending rejection of ``topic`` (used by the desks)."""
         entry = self.rejects.get(topic)
         if entry is None:
             return None
@@ -127,7 +140,7 @@ class Faults:
         self._silent_paths.clear()
         self.rejects.clear()
         self.idle_limits.clear()
-        for c in self._sim.connections:
+        for c in self._connections:
             c.silent = False
             c.stalled_until = 0.0
             c.flush()

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from ..protocol import replies
 from ..protocol._json import JSONDecodeError, dumps, loads
 from ..protocol.clock import now_ms
-from ..protocol.endpoints import PATH_ENDPOINTS
+from ..protocol.endpoints import PATH_ENDPOINTS, req_id_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class ReplayServer:
             reply = replies.command_ack(endpoint, conn_id, "", replies.MISSING, success=False,
                                        ret_msg=replies.decode_error(text))
         else:
-            req_id = msg.get("req_id", replies.MISSING)
+            req_id = msg.get(req_id_key(endpoint), replies.MISSING)
             op = msg.get("op")
             if op == "ping":
                 reply = replies.pong(endpoint, conn_id, req_id, now_ms())
@@ -145,7 +145,7 @@ class ReplayServer:
                 reply = replies.command_ack(endpoint, conn_id, op, req_id)
             else:
                 reply = replies.command_ack(endpoint, conn_id, str(op or ""), req_id, success=False,
-                                           ret_msg="error:invalid op")
+                                           ret_msg=replies.INVALID_OP)
         asyncio.get_running_loop().create_task(_send(ws, dumps(reply)))
         if topics:
             started.set()  # after the ack is queued, so the ack goes out first
