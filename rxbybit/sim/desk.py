@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from ..protocol import replies
+from ..protocol.endpoints import needs_auth, takes_subscriptions
 from ..protocol.limits import ARGS_PER_REQUEST_ENFORCED
 from ..protocol.replies import ReqId
 from ..protocol.topics import PRIVATE_TOPICS, V3_PRIVATE_TOPICS, sharing_conflict
@@ -104,7 +105,7 @@ class PrivateDesk:
             return
         now = self.now_ms()
         targets = [c for c in self.connections if c.account is not None and c.subs
-                   and c.endpoint in ("private", "spot_v3_private")]
+                   and needs_auth(c.endpoint) and takes_subscriptions(c.endpoint)]
         for conn in targets:
             mine = [e for e in events if e.account is conn.account]
             if not mine:
