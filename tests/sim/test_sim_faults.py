@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import pytest
+from helpers import scaled
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -64,15 +64,19 @@ async def test_drop_connections_aborts_without_a_close_frame(sim: Simulator, cli
 async def test_silent_stops_json_and_protocol_pongs_then_resumes(sim: Simulator, client: Any) -> None:
     async with client(LINEAR) as c:
         sim.faults.silent(path=LINEAR, on=True)
-        await c.send({"op": "ping"})
+        await c.send({"req_id": "unanswered", "op": "ping"})
         waiter = await c.ws.ping()
-        assert await c.collect(0.3) == []
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(waiter), 0.2)
+        # the barrier: the server answers in order, so its ack to a later request comes after any pong
+        await c.send({"req_id": "after", "op": "subscribe", "args": ["tickers.BTCUSDT"]})
+        first = await c.recv()
+        assert first["op"] == "subscribe" and first["req_id"] == "after", first
+        assert not waiter.done(), "a protocol pong was sent while silent"
         sim.faults.silent(path=LINEAR, on=False)
-        await c.send({"op": "ping"})
-        assert (await c.recv())["ret_msg"] == "pong"
-        await asyncio.wait_for(await c.ws.ping(), 2)
+        await c.send({"req_id": "answered", "op": "ping"})
+        pong = await c.until(lambda m: m.get("ret_msg") == "pong")
+        assert pong["req_id"] == "answered"
+        await asyncio.wait_for(await c.ws.ping(), scaled(2))
+    assert [m for m in c.seen if m.get("req_id") == "unanswered"] == []
 
 
 async def test_send_malformed_then_the_stream_goes_on(sim: Simulator, client: Any) -> None:
@@ -92,16 +96,24 @@ async def test_send_malformed_then_the_stream_goes_on(sim: Simulator, client: An
 
 
 async def test_stall_holds_frames_then_delivers_them_in_order(sim: Simulator, client: Any) -> None:
+    loop = asyncio.get_running_loop()
     async with client(LINEAR) as c:
         await c.send({"op": "subscribe", "args": [TOPIC]})
         await c.until(lambda m: m.get("topic") == TOPIC)
+        start_ms = sim.now_ms()
+        end_ms = start_ms + int(0.4 * 1000 * sim.speed)  # the stall's end in exchange time
         assert sim.faults.stall(path=LINEAR, seconds=0.4) == 1
-        await c.collect(0.05)  # frames already on the wire
-        quiet = await c.collect(0.25)
-        assert quiet == []
-        resumed = await c.collect(0.5)
-    us = [m["data"]["u"] for m in resumed if m.get("topic") == TOPIC]
-    assert len(us) > 3 and us == list(range(us[0], us[0] + len(us)))
+        t0 = loop.time()
+        await c.send({"req_id": "held", "op": "ping"})
+        await c.until(lambda m: m.get("req_id") == "held", what="the pong the stall held back")
+        held = loop.time() - t0
+        after_pong = len(c.seen)
+        await c.until(lambda m: m.get("topic") == TOPIC and m["ts"] > end_ms + 100, what="a push after the stall")
+    assert held >= 0.35, f"the reply came {held:.3f} s after a 0.4 s stall began"
+    pushed_during = [m for m in c.seen[after_pong:] if m.get("topic") == TOPIC and m["ts"] < end_ms - 100]
+    assert len(pushed_during) > 3, "pushes made during the stall arrive after it, with the held reply"
+    us = [m["data"]["u"] for m in c.seen if m.get("topic") == TOPIC]
+    assert us == list(range(us[0], us[0] + len(us))), "nothing lost, nothing reordered"
 
 
 async def test_reject_subscribe_is_one_shot(sim: Simulator, client: Any) -> None:
@@ -115,13 +127,16 @@ async def test_reject_subscribe_is_one_shot(sim: Simulator, client: Any) -> None
 
 
 async def test_idle_timeout_cuts_only_idle_private_sockets(sim: Simulator, client: Any) -> None:
+    loop = asyncio.get_running_loop()
     sim.faults.idle_timeout(path="/v5/private", seconds=0.3)
     async with client("/v5/private") as idle, client("/v5/private") as busy:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 0.6:
+        t0 = loop.time()
+        cut = asyncio.ensure_future(idle.ws.wait_closed())
+        while not cut.done():  # busy keeps talking (each ping a round trip) until the idle one is cut
+            assert loop.time() - t0 < scaled(5), "the idle socket was never cut"
             await busy.send({"op": "ping"})
             await busy.recv()
-            await asyncio.sleep(0.05)
+        assert loop.time() - t0 >= 0.25
         with pytest.raises(ConnectionClosed):
             await idle.recv(timeout=2)
         await busy.send({"op": "ping"})

@@ -83,7 +83,8 @@ async def test_limit_order_rests_in_the_public_book_and_cancels(sim: Simulator, 
         pos = await p.until(lambda m: m.get("topic") == "position")
         assert pos["data"][0]["symbol"] == "BTCUSDT" and pos["data"][0]["size"] in ("0", "0.000")
         await p.until(lambda m: m.get("topic") == "wallet")
-        await pub.collect(0.1)
+        await pub.until(lambda m: m.get("topic") == "orderbook.1000.BTCUSDT"
+                        and any(level[0] == price for level in m["data"]["b"]), what="the order's level in the book")
         _, bids, _ = sim.published_book("linear", "orderbook.1000.BTCUSDT")
         level = dict(bids)[float(price)]
         assert level >= 0.010
