@@ -11,7 +11,8 @@ The simulator, the gateway (this process) and the clients (minimal RFC 6455 read
 processes, so no side competes with another for one interpreter. Latency is client receive time
 minus the frame's exchange ``ts``, corrected by the simulator's clock offset (measured at start;
 its clock runs at wall speed at ``--speed 1``). Printed per mode:
-delivered msgs/s, msgs/s per client, p50/p99/max latency, and the gateway/direct ratios.
+delivered msgs/s, msgs/s per client, p50/p99/max latency, and the gateway/direct ratios; and the
+gateway process's CPU time per delivered message (less sensitive to a busy machine than latency).
 Target: gateway p99 under 100 ms at 50 msgs/s per client with 1,000 clients.
 
 Run: ``.venv/bin/python bench/bench_gateway.py [--clients 1000] [--seconds 10] [--warmup 2]``.
@@ -140,8 +141,10 @@ async def _clients_main(url: str, mode: str, n: int, warmup: float, seconds: flo
         subscribe = json.dumps({"op": "subscribe", "args": [TOPIC]})
     lat: list[float] = []
     window = [float("inf"), float("inf")]  # wall-clock ms: [start, stop)
+    received = [0]  # every frame, in or out of the window
 
     def on_frames(now: float, stamps: list[int]) -> None:
+        received[0] += len(stamps)
         if window[0] <= now < window[1]:
             lat.extend(now - offset_ms - ts for ts in stamps)
 
@@ -170,7 +173,7 @@ async def _clients_main(url: str, mode: str, n: int, warmup: float, seconds: flo
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 
-    return {"mode": mode, "clients": n, "seconds": seconds, "messages": len(lat),
+    return {"mode": mode, "clients": n, "seconds": seconds, "messages": len(lat), "received": received[0],
             "msgs_per_s": len(lat) / seconds, "per_client": len(lat) / seconds / n,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": lat[-1] if lat else float("nan"),
             "mean_ms": statistics.fmean(lat) if lat else float("nan"), "connect_s": round(connect_s, 2)}
@@ -240,7 +243,9 @@ async def _server_main(args: argparse.Namespace) -> None:
             for mode, url in (("direct", info["url"] + "/v5/public/linear"), ("gateway", gw.url)):
                 print(f"{mode}: {args.clients} clients for {args.seconds:g} s (+{args.warmup:g} s warm-up)...",
                       file=sys.stderr, flush=True)
+                cpu = time.process_time()
                 results.append(await _phase(url, mode, args))
+                results[-1]["gateway_cpu_s"] = time.process_time() - cpu
                 await asyncio.sleep(1.0)  # let the previous clients' connections drain
             dropped = sum(s.dropped for s in gw.sessions)
     finally:
@@ -263,6 +268,8 @@ async def _server_main(args: argparse.Namespace) -> None:
               "--speed 1; at other speeds only the msgs/s columns mean anything")
     print(f"gateway/direct: throughput x{g['msgs_per_s'] / max(d['msgs_per_s'], 1e-9):.2f}, "
           f"p99 x{g['p99_ms'] / max(d['p99_ms'], 1e-9):.2f}; events dropped for slow clients: {dropped}")
+    print(f"gateway CPU: {g['gateway_cpu_s']:.2f} s in the gateway phase, "
+          f"{g['gateway_cpu_s'] * 1e6 / max(g['received'], 1):.1f} us per message its clients received")
     verdict = "meets" if g["p99_ms"] < 100 and g["per_client"] >= 0.9 * 50 * args.speed else "misses"
     print(f"target (gateway p99 < 100 ms at 50 msgs/s per client): {verdict} "
           f"(p99 {g['p99_ms']:.1f} ms, {g['per_client']:.1f} msgs/s per client; the simulator publishes "
