@@ -8,7 +8,8 @@ Every frame the gateway sends is one JSON object with a ``type``:
 
 ``id`` is echoed only when the request carried one. Event frames are built once per upstream
 message and shared by every subscriber, so :func:`event_frame` splices already-serialised JSON
-instead of parsing and re-encoding it.
+instead of parsing and re-encoding it (the websocket frame around it is built once too, by
+``rxbybit.transport.ws_internals.text_frame``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from ..protocol._json import dumps
+from .codec import dumps
 
 
 class ErrorCode(IntEnum):
@@ -97,19 +98,3 @@ def event_frame(path: str, data_json: str | bytes) -> bytes:
     head = b'{"type":"event","path":' + dumps(path).encode() + b',"data":'
     body = data_json.encode() if isinstance(data_json, str) else bytes(data_json)
     return head + body + b"}"
-
-
-def text_frame(payload: bytes) -> bytes:
-    """``payload`` as one unmasked, unfragmented RFC 6455 text frame (what a server sends).
-
-    Without extensions these bytes are identical for every connection, so a fan-out encodes an
-    event once and writes the same bytes to each subscriber.
-    """
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x81, n))
-    elif n < 65_536:
-        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
-    return head + payload

@@ -5,9 +5,11 @@ Values stay exact strings, as Bybit sent them: they are account values, not mark
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, Final
+
+from ..protocol.clock import now_ms
+from ..protocol.orders import OrderStatus
 
 PROFILE_FIELDS: Final[tuple[str, ...]] = (
     "accountType", "totalEquity", "totalWalletBalance", "totalMarginBalance", "totalAvailableBalance",
@@ -15,17 +17,20 @@ PROFILE_FIELDS: Final[tuple[str, ...]] = (
 )
 COIN_FIELDS: Final[tuple[str, ...]] = ("coin", "equity", "walletBalance", "usdValue", "unrealisedPnl", "locked")
 
-_ORDER_TITLES: Final[dict[str, str]] = {
-    "New": "Order placed",
-    "PartiallyFilled": "Order partially filled",
-    "Filled": "Order filled",
-    "Cancelled": "Order cancelled",
-    "PartiallyFilledCanceled": "Order cancelled after a partial fill",
-    "Rejected": "Order rejected",
-    "Triggered": "Conditional order triggered",
-    "Untriggered": "Conditional order placed",
-    "Deactivated": "Conditional order deactivated",
+ORDER_TITLES: Final[dict[str, str]] = {
+    OrderStatus.NEW: "Order placed",
+    OrderStatus.PARTIALLY_FILLED: "Order partially filled",
+    OrderStatus.FILLED: "Order filled",
+    OrderStatus.CANCELLED: "Order cancelled",
+    OrderStatus.PARTIALLY_FILLED_CANCELED: "Order cancelled after a partial fill",
+    OrderStatus.REJECTED: "Order rejected",
+    OrderStatus.TRIGGERED: "Conditional order triggered",
+    OrderStatus.UNTRIGGERED: "Conditional order placed",
+    OrderStatus.DEACTIVATED: "Conditional order deactivated",
 }
+"""The notification title of each order status (every status Bybit has is announced)."""
+
+_FILLED: Final = frozenset((OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED))
 
 
 def profile_from_wallet(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,7 +39,7 @@ def profile_from_wallet(item: Mapping[str, Any]) -> dict[str, Any]:
     coins = item.get("coin")
     if isinstance(coins, list):
         out["coins"] = [{k: c[k] for k in COIN_FIELDS if k in c} for c in coins if isinstance(c, Mapping)]
-    out["ts"] = int(time.time() * 1000)
+    out["ts"] = now_ms()
     return out
 
 
@@ -42,25 +47,26 @@ def notification(kind: str, title: str, message: str, level: str = "info",
                  data: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A ``/user/notifications`` event."""
     return {"kind": kind, "level": level, "title": title, "message": message,
-            "ts": int(time.time() * 1000), "data": dict(data or {})}
+            "ts": now_ms(), "data": dict(data or {})}
 
 
 def notification_from_order(item: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A notification for an order status change (None for statuses nobody needs to hear about)."""
+    """A notification for an order status change (None for a status Bybit does not document)."""
     status = str(item.get("orderStatus", ""))
-    title = _ORDER_TITLES.get(status)
+    title = ORDER_TITLES.get(status)
     if title is None:
         return None
     side = item.get("side", "")
     qty = item.get("qty", "")
     symbol = item.get("symbol", "")
-    price = item.get("avgPrice") if status in ("Filled", "PartiallyFilled") and item.get("avgPrice") else \
+    price = item.get("avgPrice") if status in _FILLED and item.get("avgPrice") else \
         item.get("price", "")
     at = f" at {price}" if price not in ("", "0", None) else ""
     message = f"{side} {qty} {symbol}{at}".strip()
-    if status == "Rejected" and item.get("rejectReason"):
+    rejected = status == OrderStatus.REJECTED
+    if rejected and item.get("rejectReason"):
         message += f" ({item['rejectReason']})"
-    level = "warning" if status == "Rejected" else "info"
+    level = "warning" if rejected else "info"
     keep = ("category", "symbol", "orderId", "orderLinkId", "side", "orderType", "qty", "price", "avgPrice",
             "cumExecQty", "orderStatus", "updatedTime")
     return notification("order", title, message, level, {k: item[k] for k in keep if k in item})

@@ -15,9 +15,13 @@ from typing import Any, Protocol
 
 from ..errors import MissingCredentialsError
 from ..protocol import topics as T
+from ..protocol.clock import now_ms
+from ..protocol.endpoints import needs_auth, req_id_key
+from .account import NoCredentials
 from .auth import AuthError, Identity, TokenVerifier
 from .envelopes import ErrorCode, GatewayError, ack, error
-from .hub import Hub, NoCredentials, Subscription, external_path
+from .fanout import Subscription, external_path
+from .hub import Hub
 from .limits import Limits, TokenBucket
 from .requests import (
     AUTHORIZATION,
@@ -208,7 +212,7 @@ class Session:
     def _external(self, req: Request) -> None:
         direction = req.payload.get("direction")
         if direction is not None:
-            if direction == "private":
+            if needs_auth(direction):
                 identity = self._need_auth(req)
                 self._need_credentials(req, identity)
             self.direction = direction
@@ -222,10 +226,11 @@ class Session:
                                'choose a direction first: {"path": "/external", "payload": {"direction": "spot"}}',
                                req.path, req.id)
         data: dict[str, Any] = {"op": op, "direction": endpoint}
-        if "req_id" in req.payload:
-            data["req_id"] = req.payload["req_id"]
+        req_id = req_id_key(endpoint)
+        if req_id in req.payload:
+            data[req_id] = req.payload[req_id]
         if op == "ping":
-            data["ts"] = int(time.time() * 1000)
+            data["ts"] = now_ms()
             self.outbox.send(ack(req.path, data, req.id))
             return
         args: list[str] = list(dict.fromkeys(req.payload["args"]))
@@ -243,8 +248,9 @@ class Session:
                                    "subscribed)", req.path, req.id) from None
         new = [a for a in args if external_path(endpoint, a) not in self.subscriptions]
         self._room(req, len(new))
-        identity = self.identity if endpoint == "private" else None
-        if endpoint == "private" and (identity is None or identity.credentials is None):
+        private = needs_auth(endpoint)
+        identity = self.identity if private else None
+        if private and (identity is None or identity.credentials is None):
             raise GatewayError(ErrorCode.UNAUTHORIZED, "private topics need an authorized connection with Bybit keys",
                                req.path, req.id)
         data["subscribed"] = [external_path(endpoint, a) for a in new]

@@ -1,0 +1,229 @@
+"""Fan-out of upstream streams to gateway connections: one upstream observer, many sinks.
+
+A :class:`Router` forwards the raw Bybit frames of one client's topics, each wrapped once in an
+``event`` envelope and shared by every subscriber; a :class:`Group` does the same for a derived
+stream (profile, notifications, symbols). Both hold their upstream only while a sink needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from reactivex import abc
+
+from ..client import Bybit
+from ..errors import SubscriptionError
+from ..protocol import topics as T
+from ..transport.ws_internals import text_frame
+from .codec import JSONDecodeError, loads
+from .envelopes import ErrorCode, event, event_frame
+
+log = logging.getLogger("rxbybit.gateway")
+
+
+class Sink(Protocol):
+    """Where a subscription's frames go: a gateway connection."""
+
+    def deliver(self, data: bytes, wire: bytes | None = None) -> None:
+        """Send one ready ``event`` frame (``wire``: the same, already framed for the socket)."""
+
+    def fail(self, path: str, code: ErrorCode, message: str) -> None:
+        """The subscription ``path`` ended with an error (it is gone once this is called)."""
+
+
+class Subscription:
+    """Handle of one sink's subscription; :meth:`dispose` ends it (idempotent)."""
+
+    def __init__(self, dispose: Callable[[], None]) -> None:
+        self._dispose: Callable[[], None] | None = dispose
+
+    def dispose(self) -> None:
+        """Stop delivering to this sink."""
+        fn, self._dispose = self._dispose, None
+        if fn is not None:
+            fn()
+
+
+def external_path(endpoint: str, topic: str) -> str:
+    """The subscription path of a Bybit topic: ``/external/{direction}/{topic}``."""
+    return f"/external/{endpoint}/{topic}"
+
+
+def extract_topic(frame: str | bytes) -> tuple[str | None, bool]:
+    """``(topic, valid_json)`` of a raw Bybit frame; topic None for control frames."""
+    try:
+        msg = loads(frame)
+    except (JSONDecodeError, TypeError):
+        return None, False
+    topic = msg.get("topic") if isinstance(msg, dict) else None
+    return (topic if isinstance(topic, str) else None), True
+
+
+def deliver_all(sinks: dict[int, Sink], path: str, frame: bytes) -> None:
+    """Hand one encoded event to every sink; one broken connection never stops the others."""
+    wire = text_frame(frame)
+    for sink in tuple(sinks.values()):
+        try:
+            sink.deliver(frame, wire)
+        except Exception:
+            log.exception("delivering %s failed for one connection", path)
+
+
+def fail_all(sinks: dict[int, Sink], path: str, code: ErrorCode, message: str) -> None:
+    """Tell every sink that ``path`` ended (a sink that fails to hear it is skipped)."""
+    for sink in tuple(sinks.values()):
+        with contextlib.suppress(Exception):
+            sink.fail(path, code, message)
+
+
+@dataclass
+class _Topic:
+    path: str
+    sinks: dict[int, Sink] = field(default_factory=dict)
+    holder: abc.DisposableBase | None = None
+
+
+class Router:
+    """Raw-frame fan-out of one upstream client: topic -> sinks, one upstream observer per topic."""
+
+    def __init__(self, client: Bybit) -> None:
+        self.client = client
+        self._topics: dict[tuple[T.Endpoint, str], _Topic] = {}
+        self._taps: dict[T.Endpoint, abc.DisposableBase] = {}
+        self.malformed = 0
+
+    @property
+    def topic_count(self) -> int:
+        """Topics with at least one sink."""
+        return len(self._topics)
+
+    def add(self, endpoint: T.Endpoint, name: str, sink: Sink) -> Subscription:
+        """Deliver topic ``name`` of ``endpoint`` to ``sink`` (subscribing upstream for the first sink)."""
+        key = (endpoint, name)
+        entry = self._topics.get(key)
+        if entry is None:
+            entry = self._topics[key] = _Topic(external_path(endpoint, name))
+            try:
+                self._hold(key, entry)
+            except Exception:
+                self._drop(key)
+                raise
+        token = id(sink)
+        entry.sinks[token] = sink
+
+        def dispose() -> None:
+            current = self._topics.get(key)
+            if current is entry and entry.sinks.pop(token, None) is not None and not entry.sinks:
+                self._drop(key)
+
+        return Subscription(dispose)
+
+    def _hold(self, key: tuple[T.Endpoint, str], entry: _Topic) -> None:
+        endpoint, name = key
+
+        def on_frame(raw: str | bytes) -> None:
+            self._on_frame(endpoint, raw)
+
+        def on_error(exc: Exception) -> None:
+            self._on_error(key, exc)
+
+        def on_completed() -> None:
+            self._on_error(key, None)
+
+        if endpoint not in self._taps:
+            self._taps[endpoint] = self.client.frames(endpoint).subscribe(on_frame)
+        entry.holder = self.client.topic(name, endpoint).subscribe(
+            on_next=_ignore, on_error=on_error, on_completed=on_completed)
+
+    def _drop(self, key: tuple[T.Endpoint, str]) -> None:
+        entry = self._topics.pop(key, None)
+        if entry is not None and entry.holder is not None:
+            entry.holder.dispose()
+        endpoint = key[0]
+        if not any(ep == endpoint for ep, _ in self._topics):
+            tap = self._taps.pop(endpoint, None)
+            if tap is not None:
+                tap.dispose()
+
+    def _on_frame(self, endpoint: T.Endpoint, raw: str | bytes) -> None:
+        topic, valid = extract_topic(raw)
+        if topic is None:
+            if not valid:
+                self.malformed += 1
+            return
+        entry = self._topics.get((endpoint, topic))
+        if entry is not None:
+            deliver_all(entry.sinks, entry.path, event_frame(entry.path, raw))
+
+    def _on_error(self, key: tuple[T.Endpoint, str], exc: Exception | None) -> None:
+        entry = self._topics.get(key)
+        if entry is None:
+            return
+        self._drop(key)
+        if isinstance(exc, SubscriptionError):
+            code, message = ErrorCode.UPSTREAM_REJECTED, f"Bybit rejected {key[1]!r}: {exc.message}"
+        elif exc is None:
+            code, message = ErrorCode.UPSTREAM_ERROR, f"the upstream stream of {key[1]!r} ended"
+        else:
+            code, message = ErrorCode.UPSTREAM_ERROR, f"the upstream stream of {key[1]!r} failed: {exc}"
+        fail_all(entry.sinks, entry.path, code, message)
+
+    def close(self) -> None:
+        """Drop every topic and its upstream observer."""
+        for key in list(self._topics):
+            self._drop(key)
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+class Group:
+    """Sinks of one derived stream (profile, notifications, symbols) and the upstream it needs."""
+
+    def __init__(self, path: str, start: Callable[[], list[abc.DisposableBase]]) -> None:
+        self.path = path
+        self.sinks: dict[int, Sink] = {}
+        self._start = start
+        self._held: list[abc.DisposableBase] = []
+
+    def add(self, sink: Sink, greeting: bytes | None = None) -> Subscription:
+        """Deliver this stream to ``sink``, first ``greeting`` if given (starting upstream for the first sink)."""
+        first = not self.sinks
+        token = id(sink)
+        self.sinks[token] = sink
+        if first:
+            try:
+                self._held = self._start()
+            except Exception:
+                self.sinks.pop(token, None)
+                raise
+        if greeting is not None:
+            sink.deliver(greeting)
+
+        def dispose() -> None:
+            if self.sinks.pop(token, None) is not None and not self.sinks:
+                self.stop()
+
+        return Subscription(dispose)
+
+    def emit(self, data: Any) -> None:
+        """Send ``data`` as an event to every sink."""
+        if self.sinks:
+            deliver_all(self.sinks, self.path, event(self.path, data))
+
+    def fail(self, code: ErrorCode, message: str) -> None:
+        """End the stream for every sink with an error."""
+        sinks, self.sinks = self.sinks, {}
+        self.stop()
+        fail_all(sinks, self.path, code, message)
+
+    def stop(self) -> None:
+        """Release the upstream (sinks are kept)."""
+        held, self._held = self._held, []
+        for d in held:
+            d.dispose()
