@@ -8,9 +8,10 @@ else, whatever the input (the property tests feed it arbitrary bytes and JSON).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from ..protocol._json import JSONDecodeError, loads
+from ..protocol.endpoints import CATEGORIES, Endpoint
+from .codec import INT_MAX, INT_MIN, JSONDecodeError, Location, describe, loads, wide_integers
 from .envelopes import ErrorCode, GatewayError, RequestId
 
 AUTHORIZATION: Final = "/authorization"
@@ -26,12 +27,15 @@ PATHS: Final[tuple[str, ...]] = (AUTHORIZATION, EXTERNAL, SYMBOLS, UNSUBSCRIBE, 
 PRIVATE_PATHS: Final = frozenset((NOTIFICATIONS, PROFILE))
 """Paths that need an authorized connection."""
 
-Direction = Literal["spot", "linear", "inverse", "option", "private"]
-DIRECTIONS: Final[tuple[Direction, ...]] = ("spot", "linear", "inverse", "option", "private")
+DIRECTIONS: Final[tuple[Endpoint, ...]] = (*CATEGORIES, "private")
+"""The Bybit sockets ``/external`` reaches: the public categories and the private stream."""
 
 EXTERNAL_OPS: Final[tuple[str, ...]] = ("subscribe", "unsubscribe", "ping")
 MAX_FIELD_CHARS: Final = 512
 """Longest token, fingerprint, topic or path the gateway accepts."""
+MAX_ID_CHARS: Final = 64
+MAX_ID_INT: Final = 2**53
+"""An integer ``id`` stays within what a browser's JSON numbers hold exactly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +53,12 @@ def parse_request(message: str | bytes, max_bytes: int) -> Request:
     if size > max_bytes:
         raise GatewayError(ErrorCode.FRAME_TOO_LARGE,
                            f"message of {size} bytes is larger than the {max_bytes}-byte limit")
-    try:
-        msg = loads(message)
-    except (JSONDecodeError, TypeError, ValueError):
-        preview = message[:40] if isinstance(message, str) else bytes(message[:40]).decode("utf-8", "replace")
-        raise GatewayError(ErrorCode.NOT_JSON,
-                           f'message is not JSON ({preview!r}); send {{"path": ..., "payload": {{...}}}}') from None
+    msg = _decode(message)
     if not isinstance(msg, dict):
         raise GatewayError(ErrorCode.BAD_REQUEST,
                            f'a request must be a JSON object {{"path": ..., "payload": ...}}, got {_kind(msg)}')
-    request_id = msg.get("id")
-    if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))
-                                   or (isinstance(request_id, str) and len(request_id) > 64)
-                                   or (isinstance(request_id, int) and abs(request_id) > 2**53)):
-        raise GatewayError(ErrorCode.BAD_REQUEST, "id must be a string of at most 64 characters or an integer")
+    wide = wide_integers(message)
+    request_id = _request_id(msg, wide)
     raw_path = msg.get("path")
     if raw_path is None:
         raise _bad(ErrorCode.BAD_REQUEST, f"missing \"path\"; expected one of {', '.join(PATHS)}", None, request_id)
@@ -72,6 +68,8 @@ def parse_request(message: str | bytes, max_bytes: int) -> Request:
     if path not in PATHS:
         raise _bad(ErrorCode.UNKNOWN_PATH, f"unknown path {_short(raw_path)}; expected one of {', '.join(PATHS)}",
                    None, request_id)
+    if wide:
+        raise _wide_error(wide[0], path, request_id)
     payload = msg.get("payload")
     if payload is None:
         if path in (AUTHORIZATION, EXTERNAL, UNSUBSCRIBE):
@@ -82,6 +80,52 @@ def parse_request(message: str | bytes, max_bytes: int) -> Request:
         raise _bad(ErrorCode.BAD_PAYLOAD, f"payload must be a JSON object, got {_kind(payload)}", path, request_id)
     _validate(path, payload, request_id)
     return Request(path, payload, request_id)
+
+
+def _decode(message: str | bytes) -> Any:
+    """The JSON value of ``message``, or ``NOT_JSON`` (a number too large for any type: ``BAD_REQUEST``)."""
+    try:
+        return loads(message)
+    except (JSONDecodeError, TypeError, ValueError) as exc:
+        reason = str(exc)
+    if "infinity" in reason:  # a number no double holds: name it rather than call the message not JSON
+        wide = wide_integers(message)
+        if wide:
+            raise _wide_error(wide[0], None, None)
+        raise GatewayError(ErrorCode.BAD_REQUEST, f"a number is too large for a JSON number here ({reason})")
+    preview = message[:40] if isinstance(message, str) else bytes(message[:40]).decode("utf-8", "replace")
+    raise GatewayError(ErrorCode.NOT_JSON,
+                       f'message is not JSON ({preview!r}); send {{"path": ..., "payload": {{...}}}}')
+
+
+def _request_id(msg: dict[str, Any], wide: list[tuple[Location, str]]) -> RequestId:
+    """The request's ``id`` if it is a usable one, else a ``BAD_REQUEST`` error saying why."""
+    request_id = msg.get("id")
+    if request_id is None:
+        return None
+    for where, literal in wide:
+        if where == ("id",):
+            raise GatewayError(ErrorCode.BAD_REQUEST, f"{_wide_message(where, literal)};{_ID_RULE}")
+    if isinstance(request_id, str) and len(request_id) <= MAX_ID_CHARS:
+        return request_id
+    if isinstance(request_id, int) and not isinstance(request_id, bool) and abs(request_id) <= MAX_ID_INT:
+        return request_id
+    raise GatewayError(ErrorCode.BAD_REQUEST, f"unusable id ({_short(request_id)});{_ID_RULE}")
+
+
+_ID_RULE: Final = f" an id must be a string of at most {MAX_ID_CHARS} characters or an integer within ±2**53"
+
+
+def _wide_error(wide: tuple[Location, str], path: str | None, request_id: RequestId) -> GatewayError:
+    where, literal = wide
+    code = ErrorCode.BAD_PAYLOAD if where[:1] == ("payload",) else ErrorCode.BAD_REQUEST
+    return GatewayError(code, _wide_message(where, literal), path, request_id)
+
+
+def _wide_message(where: Location, literal: str) -> str:
+    shown = literal if len(literal) <= 30 else literal[:27] + "..."
+    return (f"{describe(where)}: the integer {shown} is outside the 64-bit range the gateway carries exactly "
+            f"({INT_MIN} .. {INT_MAX}); send it as a string")
 
 
 _EXAMPLES: Final[dict[str, str]] = {

@@ -7,14 +7,15 @@ import asyncio
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rxbybit.gateway import AuthError, ErrorCode, GatewayError, Identity, Limits, parse_request
-from rxbybit.gateway.hub import Subscription
+from rxbybit.gateway import ErrorCode, GatewayError, Limits, parse_request
 from rxbybit.gateway.requests import DIRECTIONS, PATHS
 from rxbybit.gateway.session import Session
-from rxbybit.protocol.signing import Credentials
+
+from .fakes import FakeHub, FakeVerifier, Outbox
 
 MAX_BYTES = 2_048
 json_values = st.recursive(
@@ -35,8 +36,20 @@ def test_parse_request_only_ever_raises_gateway_errors(message: str | bytes) -> 
     assert req.path in PATHS and isinstance(req.payload, dict)
 
 
+def _has_wide_int(value: Any) -> bool:
+    """True if ``value`` holds an integer a 64-bit JSON parser cannot keep exact."""
+    if isinstance(value, dict):
+        return any(_has_wide_int(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_wide_int(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64
+
+
 @given(st.sampled_from(PATHS), st.dictionaries(st.text(max_size=8), json_values, max_size=3),
        st.one_of(st.none(), st.integers(0, 10**6), st.text(max_size=10)))
+@example(path="/symbols", payload={"": -(2**63) - 1}, rid=None)  # the case that once came back as a float
+@example(path="/external", payload={"args": [1, 2**64]}, rid=7)
+@example(path="/symbols", payload={"n": 2**64 - 1, "m": -(2**63)}, rid="edge")  # the widest that still fit
 @settings(max_examples=200, deadline=None)
 def test_parse_request_keeps_path_payload_and_id(path: str, payload: dict[str, Any], rid: int | str | None) -> None:
     frame = json.dumps({"path": path.lstrip("/"), "payload": payload, "id": rid})
@@ -45,15 +58,53 @@ def test_parse_request_keeps_path_payload_and_id(path: str, payload: dict[str, A
     except GatewayError as exc:
         assert exc.request_id == rid and exc.path in (path, None)
         assert exc.code not in (ErrorCode.NOT_JSON, ErrorCode.UNKNOWN_PATH)
+        if _has_wide_int(payload):
+            assert exc.code == ErrorCode.BAD_PAYLOAD and "64-bit" in exc.message, exc.message
         return
+    assert not _has_wide_int(payload), "an integer beyond 64 bits must be refused, not turned into a float"
     assert (req.path, req.payload, req.id) == (path, payload, rid)
+
+
+@pytest.mark.parametrize(("frame", "code", "where", "path", "rid"), [
+    ('{"path": "/symbols", "payload": {"qty": 18446744073709551616}}', ErrorCode.BAD_PAYLOAD, "payload.qty: ",
+     "/symbols", None),
+    ('{"path": "/symbols", "id": 5, "payload": {"a": [[1, -9223372036854775809]]}}', ErrorCode.BAD_PAYLOAD,
+     "payload.a[0][1]: ", "/symbols", 5),
+    ('{"path": "symbols", "id": "x", "payload": {"a b": {"c": 1' + "0" * 40 + '}}}', ErrorCode.BAD_PAYLOAD,
+     "payload['a b'].c: ", "/symbols", "x"),
+    ('{"path": "/symbols", "id": 1, "extra": 18446744073709551616}', ErrorCode.BAD_REQUEST, "extra: ", "/symbols", 1),
+    ('{"path": "/symbols", "id": 18446744073709551616}', ErrorCode.BAD_REQUEST, "id: ", None, None),
+    # too large even for a double: orjson refuses the message, and the error still names the number
+    ('{"path": "/symbols", "id": 1, "payload": {"n": [' + "9" * 5000 + "]}}", ErrorCode.BAD_PAYLOAD,
+     "payload.n[0]: ", None, None),
+])
+def test_integers_beyond_64_bits_are_refused_naming_where(frame: str, code: ErrorCode, where: str, path: str | None,
+                                                         rid: int | str | None) -> None:
+    with pytest.raises(GatewayError) as caught:
+        parse_request(frame, 10_000)
+    exc = caught.value
+    assert (exc.code, exc.path, exc.request_id) == (code, path, rid)
+    assert exc.message.startswith(where) and "64-bit" in exc.message and "as a string" in exc.message, exc.message
+
+
+def test_integers_within_64_bits_and_lookalikes_are_kept() -> None:
+    """Floats, big-looking strings and keys, and the widest integers that fit all pass unchanged."""
+    payload = {"max": 2**64 - 1, "min": -(2**63), "float": 1.8446744073709552e19, "text": "18446744073709551616",
+               "18446744073709551616": [1e300, "\\\"", 2**53]}
+    req = parse_request(json.dumps({"path": "/symbols", "payload": payload, "id": 2**53}), 10_000)
+    assert req.payload == payload and isinstance(req.payload["max"], int) and req.id == 2**53
+    deep = "[" * 1000 + "1" + "0" * 30 + "]" * 1000  # deeper than Python's recursion limit
+    with pytest.raises(GatewayError) as caught:
+        parse_request('{"path": "/symbols", "payload": {"d": ' + deep + "}}", 10_000)
+    assert caught.value.message.startswith("payload.d[0]")
 
 
 def test_oversize_and_non_object_requests() -> None:
     big = json.dumps({"path": "/symbols", "payload": {"x": "y" * 5_000}})
     for message, code in ((big, ErrorCode.FRAME_TOO_LARGE), ("[]", ErrorCode.BAD_REQUEST), ("", ErrorCode.NOT_JSON),
                           (b"\xff\xfe", ErrorCode.NOT_JSON), ('{"path": 5}', ErrorCode.BAD_REQUEST),
-                          ('{"path": "/symbols", "id": true}', ErrorCode.BAD_REQUEST)):
+                          ('{"path": "/symbols", "id": true}', ErrorCode.BAD_REQUEST),
+                          ('{"path": "/symbols", "id": 9007199254740993}', ErrorCode.BAD_REQUEST)):
         try:
             parse_request(message, MAX_BYTES)
         except GatewayError as exc:
@@ -63,68 +114,6 @@ def test_oversize_and_non_object_requests() -> None:
 
 
 # --------------------------------------------------------------------------- a session against a fake hub
-
-
-class FakeHub:
-    """Records what a session holds, so the test can compare it with the session's own view."""
-
-    def __init__(self) -> None:
-        self.active: set[str] = set()
-        self.attached: list[str] = []
-        self.detached: list[str] = []
-
-    def _sub(self, path: str) -> Subscription:
-        assert path not in self.active, f"{path} subscribed twice"
-        self.active.add(path)
-        return Subscription(lambda: self.active.discard(path))
-
-    def external(self, endpoint: str, topic: str, identity: Identity | None, sink: Any) -> Subscription:
-        assert (endpoint == "private") == (identity is not None)
-        return self._sub(f"/external/{endpoint}/{topic}")
-
-    def symbols(self, sink: Any) -> Subscription:
-        return self._sub("/symbols")
-
-    def profile(self, identity: Identity, sink: Any) -> Subscription:
-        assert identity.credentials is not None
-        return self._sub("/user/profile")
-
-    def notifications(self, identity: Identity, sink: Any) -> Subscription:
-        return self._sub("/user/notifications")
-
-    def attach(self, identity: Identity) -> None:
-        self.attached.append(identity.user)
-
-    def detach(self, identity: Identity) -> None:
-        self.detached.append(identity.user)
-
-
-class FakeVerifier:
-    async def verify(self, access_token: str, fingerprint: str) -> Identity:
-        if not access_token.startswith("good-"):
-            raise AuthError("unknown or revoked access token")
-        user = access_token[5:]
-        creds = None if user == "nokeys" else Credentials("k", "s")
-        return Identity(user, creds)
-
-
-class Outbox:
-    def __init__(self) -> None:
-        self.frames: list[dict[str, Any]] = []
-        self.closed: tuple[int, str] | None = None
-
-    def send(self, data: str | bytes) -> None:
-        self.frames.append(json.loads(data))
-
-    def buffered(self) -> int:
-        return 0
-
-    def send_wire(self, data: bytes, wire: bytes) -> None:
-        self.send(data)
-
-    def close(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
-
 
 TOPICS = ["tickers.BTCUSDT", "orderbook.50.ETHUSDT", "publicTrade.BTC", "order", "wallet", "kline.1.BTCUSDT",
           "orderbook.7.BTCUSDT", "tickers.btcusdt", "", "x" * 10]
