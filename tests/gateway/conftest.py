@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import JsonWsClient
+from helpers import JsonWsClient, eventually, scaled
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
-from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
+from rxbybit.gateway import ErrorCode, Gateway, Limits, StoreVerifier, UserStore
 
 ALICE_KEY, ALICE_SECRET = "SIMaliceKEY0001", "SIMaliceSECRETxxxxxxxxxxxxxxxx0001"
 BOB_KEY, BOB_SECRET = "SIMbobKEY0002", "SIMbobSECRETyyyyyyyyyyyyyyyyyy0002"
@@ -55,6 +56,20 @@ class Client(JsonWsClient):
         return await self.until(lambda m: m.get("id") == rid and m["type"] in ("ack", "error"), timeout,
                                 f"reply to {path}")
 
+    async def round_trip(self) -> dict[str, Any]:
+        """A barrier: a ping and its reply. The gateway answers in order, so every frame it wrote to
+        this connection before is in ``seen`` once this returns (the reply is an ack, or a
+        ``NO_DIRECTION`` error before a direction is chosen: either will do)."""
+        reply = await self.request("/external", {"op": "ping"})
+        assert reply["type"] == "ack" or reply["code"] == ErrorCode.NO_DIRECTION, reply
+        return reply
+
+    async def closed_by_gateway(self, timeout: float = 5.0) -> int | None:
+        """Read until the gateway closes this connection (fails after ``timeout`` s); its close code."""
+        with contextlib.suppress(ConnectionClosed):
+            await self.until(lambda m: False, timeout, "the gateway to close the connection")
+        return self.ws.close_code
+
     async def close(self) -> None:
         """Close, reading what is still in flight so the close handshake is not stuck behind it."""
 
@@ -91,6 +106,17 @@ async def client(gateway: Gateway) -> AsyncIterator[Client]:
         yield c
     finally:
         await c.close()
+
+
+async def upstream_subscribed(gateway: Gateway, user: str | None = None) -> None:
+    """A barrier: the gateway's upstream client (``user``'s private one, or the public one) holds
+    Bybit's acknowledgement of every topic it watches."""
+    assert gateway.hub is not None
+    hub = gateway.hub
+    await eventually(lambda: hub.upstream(user) is not None, what=f"the upstream client of {user or 'the public'}")
+    client = hub.upstream(user)
+    assert client is not None
+    await client.wait_subscribed(timeout=scaled(10))
 
 
 async def open_client(gateway: Gateway) -> Client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from helpers import eventually
@@ -10,7 +9,7 @@ from helpers import eventually
 import rxbybit as rb
 from rxbybit.gateway import ErrorCode, Gateway, UserStore
 
-from .conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, Client, open_client
+from .conftest import ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET, Client, open_client, upstream_subscribed
 
 ORDER = "/external/private/order"
 
@@ -36,6 +35,20 @@ async def _market_buy(gateway: Gateway, key: str, secret: str, link: str) -> Non
         assert ack is not None
 
 
+async def _sees_own_trade(c: Client, link: str) -> None:
+    """Wait for everything one market order of the client's user sends it: order, fill, notification, balance."""
+    order = await c.find(lambda m: m["path"] == ORDER and _mentions([m], link), what=f"the order push of {link}")
+    assert order["type"] == "event" and order["data"]["topic"] == "order"
+    fill = await c.find(lambda m: m["path"] == "/external/private/execution" and _mentions([m], link),
+                        what=f"the fill of {link}")
+    assert fill["type"] == "event" and fill["data"]["data"][0]["orderLinkId"] == link
+    note = await c.find(lambda m: m["path"] == "/user/notifications" and m["data"].get("kind") == "order"
+                        and m["data"]["data"].get("orderLinkId") == link, what=f"the notification of {link}")
+    assert "BTCUSDT" in note["data"]["message"]
+    profile = await c.find(lambda m: m["type"] == "event" and m["path"] == "/user/profile", what="a balance event")
+    assert float(profile["data"]["totalEquity"]) > 0 and profile["data"]["accountType"] == "UNIFIED"
+
+
 def _mentions(frames: list[dict[str, Any]], text: str) -> bool:
     return any(text in repr(m) for m in frames)
 
@@ -51,29 +64,19 @@ async def test_each_user_sees_only_their_own_private_data(gateway: Gateway, stor
         await _watch_everything(alice)
         await _watch_everything(bob)
         await eventually(lambda: _private_conns(gateway) == 2, what="one private upstream per user")
-        await asyncio.sleep(0.3)  # let both private subscriptions be confirmed upstream
+        for user in ("alice", "bob"):
+            await upstream_subscribed(gateway, user)
         await _market_buy(gateway, ALICE_KEY, ALICE_SECRET, "alice-order-1")
-
-        order = await alice.find(lambda m: m["path"] == ORDER and _mentions([m], "alice-order-1"),
-                                  what="alice's order push")
-        assert order["type"] == "event" and order["data"]["topic"] == "order"
-        fill = await alice.find(lambda m: m["type"] == "event" and m["path"] == "/external/private/execution",
-                                what="alice's fill")
-        assert fill["data"]["data"][0]["orderLinkId"] == "alice-order-1"
-        note = await alice.find(lambda m: m["path"] == "/user/notifications" and m["data"].get("kind") == "order",
-                                 what="alice's order notification")
-        assert "BTCUSDT" in note["data"]["message"] and note["data"]["data"]["orderLinkId"] == "alice-order-1"
-        profile = await alice.find(lambda m: m["type"] == "event" and m["path"] == "/user/profile",
-                                   what="alice's balance event")
-        assert float(profile["data"]["totalEquity"]) > 0 and profile["data"]["accountType"] == "UNIFIED"
-
-        await bob.collect(1.0)
+        await _sees_own_trade(alice, "alice-order-1")
+        # the gateway fans a push out to all its sinks at once: anything of alice's that went to bob
+        # was written before alice read it, so it is in bob.seen after one round trip
+        await bob.round_trip()
         assert not _mentions(bob.seen, "alice-order-1")
         assert not bob.events(ORDER) and not bob.events("/user/profile") and not bob.events("/user/notifications")
 
         await _market_buy(gateway, BOB_KEY, BOB_SECRET, "bob-order-1")
-        await bob.find(lambda m: m["path"] == ORDER and _mentions([m], "bob-order-1"), what="bob's order push")
-        await alice.collect(1.0)
+        await _sees_own_trade(bob, "bob-order-1")
+        await alice.round_trip()
         assert not _mentions(alice.seen, "bob-order-1")
     finally:
         await alice.close()
@@ -88,15 +91,21 @@ async def test_a_users_connections_share_one_upstream_that_closes_with_the_last(
         for c in (first, second):
             await c.request("/external", {"direction": "private", "op": "subscribe", "args": ["order"]})
         await eventually(lambda: _private_conns(gateway) == 1, what="alice's private upstream")
-        await asyncio.sleep(0.3)
+        await upstream_subscribed(gateway, "alice")
         await _market_buy(gateway, ALICE_KEY, ALICE_SECRET, "shared-1")
         for c in (first, second):
             await c.until(lambda m: m["path"] == ORDER and _mentions([m], "shared-1"), what="the order on both")
         assert _private_conns(gateway) == 1
-        assert gateway.hub is not None and gateway.hub.users_online() == ("alice",)
+        hub = gateway.hub
+        assert hub is not None and hub.users_online() == ("alice",)
+        upstream = hub.upstream("alice")
         await first.close()
-        await asyncio.sleep(0.3)
-        assert _private_conns(gateway) == 1, "the second connection still needs it"
+        await eventually(lambda: len(gateway.sessions) == 1, what="the gateway to release the first connection")
+        # the second connection still needs alice's client: the same one goes on serving it
+        await _market_buy(gateway, ALICE_KEY, ALICE_SECRET, "shared-2")
+        await second.until(lambda m: m["path"] == ORDER and _mentions([m], "shared-2"), what="the order after")
+        assert hub.upstream("alice") is upstream and _private_conns(gateway) == 1
+        assert hub.users_online() == ("alice",)
     finally:
         await second.close()
     await eventually(lambda: _private_conns(gateway) == 0, what="alice's private upstream to close")
@@ -112,7 +121,7 @@ async def test_gateway_notifications_reach_only_their_user(gateway: Gateway, sto
         assert gateway.notify("carol", "Maintenance", "the gateway restarts at 18:00 UTC", "warning")
         note = await carol.until(lambda m: m["path"] == "/user/notifications", what="carol's notification")
         assert note["data"]["title"] == "Maintenance" and note["data"]["level"] == "warning"
-        await alice.collect(0.5)
+        await alice.round_trip()  # notify() wrote to every sink before it returned
         assert not alice.events("/user/notifications")
         assert not gateway.notify("nobody", "x", "y")
         profile = await carol.request("/user/profile")
