@@ -15,8 +15,8 @@ import time
 from typing import IO, Any
 
 from .client import Bybit, run
-from .protocol._json import dumps
 from .protocol.endpoints import ENDPOINT_PATHS, ENDPOINTS
+from .protocol.json_codec import dumps
 from .protocol.topics import parse
 
 

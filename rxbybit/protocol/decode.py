@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._json import JSONDecodeError, loads
 from .events import (
     AuthResult,
     BookTicker,
@@ -34,6 +33,7 @@ from .events import (
     Unknown,
     new_book_update,
 )
+from .json_codec import JSONDecodeError, loads
 from .replies import failed_topic
 from .topics import V3_PRIVATE_TOPICS
 

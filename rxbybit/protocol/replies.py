@@ -3,7 +3,7 @@
 Acks, pongs and errors differ by endpoint (protocol reference §3-§5, §8, §9). The simulator writes
 them with the builders here and the client reads them with the parsers here, so a reply text can
 never drift on one side only. Every builder returns a dict in Bybit's key order (serialise it with
-:func:`rxbybit.protocol._json.dumps`). ``req_id`` is echoed as the client sent it (string or
+:func:`rxbybit.protocol.json_codec.dumps`). ``req_id`` is echoed as the client sent it (string or
 number); :data:`MISSING` means the client sent none.
 """
 

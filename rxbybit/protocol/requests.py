@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._json import dumps
 from .clock import now_ms
 from .endpoints import takes_subscriptions
+from .json_codec import dumps
 from .limits import (
     ARGS_CHAR_BUDGET,
     AUTH_EXPIRES_IN_MS,

@@ -13,8 +13,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 from ..protocol import replies
-from ..protocol._json import dumps
 from ..protocol.endpoints import Endpoint
+from ..protocol.json_codec import dumps
 from ..protocol.replies import ReqId, RetCode
 from ..transport import ws_internals as wsi
 from .accounts import Account

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..protocol._json import dumps
+from ..protocol.json_codec import dumps
 from ..protocol.orders import V3_STATUS, OrderStatus
 from .accounts import Account, Balance, Order, Position
 from .instruments import Instrument

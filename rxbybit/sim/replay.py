@@ -27,9 +27,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ..protocol import replies
-from ..protocol._json import JSONDecodeError, dumps, loads
 from ..protocol.clock import now_ms
 from ..protocol.endpoints import PATH_ENDPOINTS, req_id_key
+from ..protocol.json_codec import JSONDecodeError, dumps, loads
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..protocol import replies
-from ..protocol._json import JSONDecodeError, loads
 from ..protocol.endpoints import PATH_ENDPOINTS, Endpoint, req_id_key
+from ..protocol.json_codec import JSONDecodeError, loads
 from ..protocol.limits import idle_cut_s, parse_max_active_time
 from ..protocol.replies import ReqId
 from .conn import Conn

@@ -30,6 +30,7 @@ def test_the_installed_websockets_is_in_the_supported_range_that_pyproject_pins(
 def test_every_internal_hook_exists() -> None:
     assert callable(ClientConnection.process_event)
     assert callable(Connection.send_data)
+    assert "send_in_progress" in Connection.__init__.__code__.co_names or hasattr(Connection, "send_in_progress")
     for name in ("send_text", "send_frame", "state"):
         assert hasattr(__import__("websockets.protocol", fromlist=["Protocol"]).Protocol, name)
 
@@ -56,7 +57,8 @@ async def test_the_server_side_helpers_write_count_swallow_pongs_and_abort() -> 
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", ping_interval=None, create_connection=PongRecorder) as client:
+        async with connect(f"ws://127.0.0.1:{port}", ping_interval=None, compression=None,
+                           create_connection=PongRecorder) as client:
             assert isinstance(client, PongRecorder)
             ws = await asyncio.wait_for(opened.get(), scaled(5))
             assert wsi.is_open(ws)
@@ -65,6 +67,10 @@ async def test_the_server_side_helpers_write_count_swallow_pongs_and_abort() -> 
             assert [await asyncio.wait_for(client.recv(), scaled(5)) for _ in range(3)] == [
                 "frame 0", "frame 1", "frame 2"]
             assert wsi.buffered_bytes(ws) >= 0
+            for size in (5, 300, 70_000):  # each header length form
+                payload = ("x" * size).encode()
+                assert wsi.write_frame_directly(ws, wsi.text_frame(payload))
+                assert await asyncio.wait_for(client.recv(), scaled(5)) == payload.decode()
             await client.ping(b"one")
             await asyncio.wait_for(await client.ping(b"two"), scaled(5))  # pongs come in order: a barrier
             assert len(pongs) == 2
@@ -73,3 +79,4 @@ async def test_the_server_side_helpers_write_count_swallow_pongs_and_abort() -> 
             await asyncio.wait_for(client.wait_closed(), scaled(5))
             assert client.close_code == 1006  # dropped without a close frame, as a real outage
             assert wsi.buffered_bytes(ws) == 0 and not wsi.is_open(ws)
+            assert not wsi.write_frame_directly(ws, wsi.text_frame(b"late"))  # closed: the caller falls back

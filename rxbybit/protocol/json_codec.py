@@ -1,4 +1,4 @@
-"""JSON codec used by every layer: orjson, returning ``str`` for text frames."""
+"""The JSON codec every layer uses for wire frames: orjson, returning ``str`` for text frames."""
 
 from __future__ import annotations
 
