@@ -1,4 +1,5 @@
-"""asyncio + websockets: self-healing connections to Bybit endpoints, routed by category."""
+"""asyncio + websockets: one self-healing connection per Bybit endpoint (reconnect with backoff,
+auth, heartbeat), sending what the protocol's subscription state machine asks for."""
 
 from ..protocol.signing import Credentials
 from .backoff import BackoffPolicy, exponential_backoff
