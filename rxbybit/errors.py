@@ -30,6 +30,11 @@ class AuthenticationError(RxBybitError):
         )
 
 
+class ConfigurationError(RxBybitError, ValueError):
+    """The client's settings cannot work (for example a second simulator configuration in a process
+    whose simulator already runs). Retrying does not help: change the arguments."""
+
+
 class ConnectionClosedError(RxBybitError):
     """The connection dropped (or the client was closed) while something was waiting on it."""
 

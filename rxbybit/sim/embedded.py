@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigurationError
 from .server import Simulator
 
 __all__ = ["Simulator", "acquire", "current", "release"]
@@ -40,7 +41,8 @@ async def acquire(options: Mapping[str, Any] | None = None) -> Simulator:
     """The process's simulator, started on first use; pair every call with :func:`release`.
 
     ``options`` are :class:`Simulator` arguments. While the simulator runs, a caller asking for
-    other options gets a ``ValueError``: two clients of one process always share one market.
+    other options gets a :class:`~rxbybit.errors.ConfigurationError` (a ``ValueError``): two clients
+    of one process always share one market.
     """
     loop = asyncio.get_running_loop()
     wanted = _options(options)
@@ -49,7 +51,7 @@ async def acquire(options: Mapping[str, Any] | None = None) -> Simulator:
         entry = _shared[loop] = _Shared(None, wanted, 0, asyncio.Lock())
     async with entry.lock:
         if entry.sim is not None and options is not None and wanted != entry.options:
-            raise ValueError(
+            raise ConfigurationError(
                 f"this process's simulator already runs with {entry.options!r}; a client cannot ask for "
                 f"{wanted!r} while it runs (every network='sim' client shares one market). Close the other "
                 "clients first, or start a separate rxbybit.sim.Simulator and pass its url as the network"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from ..errors import AuthenticationError, ConnectionClosedError, SubscriptionError
+from ..errors import AuthenticationError, ConfigurationError, ConnectionClosedError, SubscriptionError
 from ..protocol import requests
 from ..protocol.decode import decode
 from ..protocol.endpoints import Endpoint, takes_subscriptions
@@ -243,7 +243,7 @@ class Connection:
                 delays = None  # a session that got going resets the backoff
             except asyncio.CancelledError:
                 raise
-            except AuthenticationError as exc:
+            except (AuthenticationError, ConfigurationError) as exc:  # retrying cannot help
                 self._fatal = exc
                 self.stats.last_error = str(exc)
                 log.error("%s", exc)

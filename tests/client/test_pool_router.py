@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
 from helpers import eventually
 from reactivex import operators as rx_ops
 
 import rxbybit as rb
-from rxbybit.errors import SubscriptionError
+from rxbybit.errors import ConfigurationError, SubscriptionError
 from rxbybit.protocol import BookView, Trade
 from rxbybit.sim import DEMO_API_KEY, DEMO_API_SECRET, Simulator
 
@@ -114,3 +115,20 @@ async def test_the_trade_api_shares_the_pool_and_is_typed(sim: Simulator) -> Non
         await trade.connect()
         assert bybit.health_now().connections == {"trade": "connected"}
         assert trade.responses.provenance is rb.Provenance.LIVE  # a base URL without simulated=True
+
+
+async def test_a_second_simulator_configuration_is_a_clear_error_not_a_retry_loop() -> None:
+    async with rb.Bybit("sim", sim_options={"seed": 1}) as first:
+        assert first.simulator is not None
+        other = rb.Bybit("sim", sim_options={"seed": 2})
+        errors: list[Exception] = []
+        other.trades("BTCUSDT").subscribe(lambda t: None, on_error=errors.append)
+        await eventually(lambda: bool(errors), what="the configuration error on the stream")
+        assert isinstance(errors[0], ConfigurationError) and "already runs" in str(errors[0])
+        assert other.health_now().reconnects == 0  # refused once, not retried with backoff
+        with pytest.raises(ConfigurationError, match="shares one market"):
+            async with rb.Bybit("sim", sim_options={"seed": 3}):
+                pass
+        await other.close()
+        async with rb.Bybit("sim") as same:  # no options: joins the running one
+            assert same.simulator is first.simulator
