@@ -86,6 +86,18 @@ def timestamp_in_window(timestamp_ms: int, server_ms: int, recv_window_ms: int) 
     return server_ms - recv_window_ms <= timestamp_ms < server_ms + TIMESTAMP_AHEAD_MS
 
 
+def connection_refusal(endpoint: Endpoint, chars: int, topics: int) -> str | None:
+    """Why one connection of ``endpoint`` cannot hold ``topics`` topics of ``chars`` characters in all
+    (Bybit's args budget, the option socket's topic cap), or None when they fit."""
+    if chars > ARGS_CHAR_BUDGET:
+        return (f"{chars} characters of args would pass Bybit's {ARGS_CHAR_BUDGET}-character args budget of one "
+                "connection: spread the topics over more connections")
+    cap = MAX_ARGS_PER_CONNECTION.get(endpoint)
+    if cap is not None and topics > cap:
+        return f"a {endpoint} connection serves at most {cap} topics"
+    return None
+
+
 def check_req_id(req_id: str) -> str:
     """Return ``req_id`` if the trade API accepts its length, else raise ``ValueError``."""
     if len(req_id) > MAX_REQ_ID_LEN:

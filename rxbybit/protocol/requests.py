@@ -14,12 +14,11 @@ from .clock import now_ms
 from .endpoints import takes_subscriptions
 from .json_codec import dumps
 from .limits import (
-    ARGS_CHAR_BUDGET,
     AUTH_EXPIRES_IN_MS,
     BATCH_ORDER_LIMITS,
-    MAX_ARGS_PER_CONNECTION,
     args_per_request,
     check_req_id,
+    connection_refusal,
 )
 from .signing import sign
 from .topics import Endpoint
@@ -44,15 +43,15 @@ def split_args(
     Raises ``ValueError`` if the connection's 21,000-character args budget (or the option
     socket's 2,000-arg cap) would be exceeded: the caller must then open another connection.
     """
-    chars = already_used_chars + sum(len(a) for a in args)
-    if chars > ARGS_CHAR_BUDGET:
-        raise ValueError(
-            f"subscribing {len(args)} topics needs {chars} characters of args on one connection; "
-            f"Bybit allows {ARGS_CHAR_BUDGET}: spread the topics over more connections"
-        )
-    cap = MAX_ARGS_PER_CONNECTION.get(endpoint)
-    if cap is not None and already_used_args + len(args) > cap:
-        raise ValueError(f"a {endpoint} connection serves at most {cap} topics")
+    refusal = connection_refusal(endpoint, already_used_chars + sum(len(a) for a in args),
+                                 already_used_args + len(args))
+    if refusal is not None:
+        raise ValueError(f"subscribing {len(args)} topics: {refusal}")
+    return chunks(args, endpoint)
+
+
+def chunks(args: Sequence[str], endpoint: Endpoint) -> list[list[str]]:
+    """``args`` in order, cut into batches of the most one request on ``endpoint`` may carry."""
     if not takes_subscriptions(endpoint):
         raise ValueError(f"the {endpoint} socket takes no subscriptions")
     size = args_per_request(endpoint)

@@ -30,7 +30,8 @@ from enum import Enum
 
 from .endpoints import Endpoint, takes_subscriptions
 from .events import SubscribeAck, SubscribeFailure
-from .limits import ARGS_CHAR_BUDGET, MAX_ARGS_PER_CONNECTION, args_per_request
+from .limits import args_per_request, connection_refusal
+from .requests import chunks
 from .requests import subscribe as subscribe_frame
 from .topics import may_share_request
 
@@ -272,20 +273,15 @@ class Subscriptions:
         step = Step()
         held = [t for t, (s, _) in self._state.items() if s in (SubState.SUBSCRIBING, SubState.SUBSCRIBED)]
         chars = sum(len(t) for t in held)
-        cap = MAX_ARGS_PER_CONNECTION.get(self.endpoint)
         room: list[str] = []
         for t in topics:
-            if chars + len(t) > ARGS_CHAR_BUDGET:
-                reason = (f"subscribing {t!r} would pass Bybit's {ARGS_CHAR_BUDGET}-character args budget of one "
-                          "connection: spread the topics over more connections")
-            elif cap is not None and len(held) + len(room) >= cap:
-                reason = f"a {self.endpoint} connection serves at most {cap} topics"
-            else:
+            refusal = connection_refusal(self.endpoint, chars + len(t), len(held) + len(room) + 1)
+            if refusal is None:
                 chars += len(t)
                 room.append(t)
-                continue
-            del self._wanted[t]
-            step.rejected.append((t, reason))
+            else:
+                del self._wanted[t]
+                step.rejected.append((t, refusal))
         return step.extend(self._send("subscribe", room))
 
     def _send(self, op: str, topics: list[str]) -> Step:
@@ -301,9 +297,9 @@ class Subscriptions:
         return step
 
     def _batches(self, topics: list[str]) -> list[list[str]]:
-        size = args_per_request(self.endpoint)
         if self.endpoint != "private":
-            return [topics[i:i + size] for i in range(0, len(topics), size)]
+            return chunks(topics, self.endpoint)
+        size = args_per_request(self.endpoint)
         batches: list[list[str]] = []
         for t in topics:  # private topics are few: an all-in-one topic never shares with its categorised ones
             for batch in batches:

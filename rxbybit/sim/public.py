@@ -8,17 +8,15 @@ socket's per-topic ``COMMAND_RESP``, and the first frames of a new subscriber (a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from ..protocol import replies
-from ..protocol.limits import ARGS_CHAR_BUDGET, ARGS_PER_REQUEST_ENFORCED, MAX_ARGS_PER_CONNECTION
+from ..protocol.limits import ARGS_CHAR_BUDGET, ARGS_PER_REQUEST_ENFORCED, connection_refusal
 from ..protocol.replies import ReqId
 from .args import topic_args
 from .conn import Conn
 from .feeds import Feed, UnknownTopic
 from .registry import FeedRegistry
-
-OPTION_MAX_ARGS: Final = MAX_ARGS_PER_CONNECTION["option"]
 
 
 class PublicDesk:
@@ -69,7 +67,7 @@ class PublicDesk:
             error = self._check_topic(conn, topic, args)
             if error is None:
                 chars += len(topic)
-                if chars > ARGS_CHAR_BUDGET:
+                if connection_refusal(conn.endpoint, chars, len(conn.subs) + len(feeds) + 1) is not None:
                     error = replies.args_too_long(ARGS_CHAR_BUDGET, topic)
             if error is not None:
                 conn.reply_error(req_id, op, error)
@@ -83,9 +81,12 @@ class PublicDesk:
         """The option socket takes what it can and lists the rest as failed."""
         ok: list[str] = []
         failed: list[str] = []
+        chars = conn.sub_chars
         for topic in args:
-            if self._check_topic(conn, topic, args) is None and len(conn.subs) < OPTION_MAX_ARGS:
+            if self._check_topic(conn, topic, args) is None and \
+                    connection_refusal("option", chars + len(topic), len(conn.subs) + len(ok) + 1) is None:
                 ok.append(topic)
+                chars += len(topic)
             else:
                 failed.append(topic)
         conn.reply(replies.option_command_resp(conn.conn_id, "subscribe", req_id, ok, failed))
