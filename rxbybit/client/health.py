@@ -70,7 +70,7 @@ class HealthMonitor:
         self._fan = Fanout[Health]("health", self._start, self._stop, on_subscribe=self._greet,
                                    provenance=pool.provenance)
         self._task: asyncio.Task[None] | None = None
-        self._changed: asyncio.Event | None = None
+        self._changed = asyncio.Event()  # set whenever a connection's acknowledged topics change
         self.observer_errors = 0
         self.last_error: str | None = None
 
@@ -119,8 +119,7 @@ class HealthMonitor:
 
     def subscriptions_changed(self, _conn: object = None) -> None:
         """A connection's acknowledged topics changed: wake :meth:`wait_subscribed`."""
-        if self._changed is not None:
-            self._changed.set()
+        self._changed.set()
 
     def observer_error(self, name: str, exc: BaseException) -> None:
         """An observer of ``name`` raised; count it and keep the message for ``last_error``."""
@@ -135,8 +134,6 @@ class HealthMonitor:
         """Return once Bybit has acknowledged every observed topic; ``TimeoutError`` naming the rest."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._changed is None:
-            self._changed = asyncio.Event()
         changed = self._changed
         while True:
             changed.clear()

@@ -54,7 +54,7 @@ class ConnectionPool:
         self.pong_timeout = pong_timeout
         self._sim_options = dict(sim_options) if sim_options is not None else None
         self._sim: Simulator | None = None
-        self._sim_lock: asyncio.Lock | None = None
+        self._sim_lock = asyncio.Lock()  # one start or stop of the embedded simulator at a time
         self._connections: dict[Endpoint, Connection] = {}
         self._closed = False
 
@@ -145,8 +145,6 @@ class ConnectionPool:
         """The network's base URL; for ``sim``, starts (or joins) the process's simulator first."""
         if self._network is not None:
             return self._network.public_base
-        if self._sim_lock is None:
-            self._sim_lock = asyncio.Lock()
         async with self._sim_lock:
             if self._closed:
                 raise RuntimeError("this Bybit client is closed; create a new one")
@@ -161,10 +159,7 @@ class ConnectionPool:
         self._closed = True
         await asyncio.gather(*(c.close() for c in self._connections.values()), return_exceptions=True)
         self._connections.clear()
-        if self._sim_lock is not None:
-            async with self._sim_lock:
-                sim, self._sim = self._sim, None
-        else:
+        async with self._sim_lock:
             sim, self._sim = self._sim, None
         if sim is not None:
             from ..sim import embedded

@@ -144,11 +144,7 @@ class TopicRouter:
         return fan
 
     def _acquire(self, entry: TopicEntry) -> None:
-        if entry.observers == 1:  # the first observer of any view of this topic
-            if self._topics.get((entry.endpoint, entry.name)) is not entry:
-                self._topics[(entry.endpoint, entry.name)] = entry
-            if entry.book is not None:
-                entry.book.clear()
+        if entry.observers == 1:  # the first observer of any view of this (fresh) topic entry
             self._connect(entry.endpoint).subscribe([entry.name])
 
     def _release(self, entry: TopicEntry, kind: str) -> None:

@@ -22,7 +22,7 @@ import reactivex as rx
 from ..errors import ConnectionClosedError, OrderStatusUnknownError, TradeError
 from ..protocol import requests
 from ..protocol.events import AuthResult, Event, TradeResponse
-from ..protocol.limits import DEFAULT_RECV_WINDOW_MS, MAX_ORDER_LINK_ID_LEN
+from ..protocol.limits import DEFAULT_RECV_WINDOW_MS
 from ..transport import Connection
 from .pool import ConnectionPool
 from .stream import Stream
@@ -52,8 +52,8 @@ def order_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def new_order_link_id() -> str:
-    """A fresh client order id (within Bybit's ``orderLinkId`` length limit)."""
-    return ("rx-" + uuid.uuid4().hex)[:min(27, MAX_ORDER_LINK_ID_LEN)]
+    """A fresh client order id: 27 characters, within ``limits.MAX_ORDER_LINK_ID_LEN``."""
+    return "rx-" + uuid.uuid4().hex[:24]
 
 
 @dataclass(frozen=True, slots=True)

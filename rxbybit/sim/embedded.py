@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from .server import Simulator
 
-__all__ = ["Simulator", "acquire", "current", "release"]
+__all__ = ["Simulator", "acquire", "release"]
 
 
 @dataclass
@@ -77,12 +77,3 @@ async def release(sim: Simulator) -> None:
                 await sim.stop()
             return
 
-
-def current() -> Simulator | None:
-    """The running loop's shared simulator, if one is running."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    entry = _shared.get(loop)
-    return None if entry is None else entry.sim

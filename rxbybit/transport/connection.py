@@ -141,11 +141,6 @@ class Connection:
         """Topics Bybit has acknowledged on the current socket."""
         return frozenset() if self._subs is None else self._subs.confirmed
 
-    @property
-    def settled(self) -> bool:
-        """True when no (un)subscribe is in flight and Bybit holds exactly the wanted topics."""
-        return self._subs is None or self._subs.is_settled()
-
     def start(self) -> None:
         """Start connecting in the background (idempotent). Needs a running event loop."""
         if self._task is None and not self._closed:
