@@ -1,4 +1,4 @@
-"""JSON in and out of the gateway (orjson), and the guard against integers it cannot carry exactly.
+"""The guard against integers the JSON codec cannot carry exactly (the codec is protocol's).
 
 orjson reads an integer outside ``-2**63 .. 2**64-1`` as a float, so ``18446744073709551616`` in a
 request would silently become ``1.8446744073709552e+19``. :func:`wide_integers` finds such integers,
@@ -10,11 +10,9 @@ received and reads only their ``topic``), so only requests need the guard.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
-import orjson
-
-JSONDecodeError = orjson.JSONDecodeError
+from ..protocol.json_codec import JSONDecodeError, loads
 
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**64 - 1
@@ -25,16 +23,6 @@ Location = tuple[str | int, ...]
 
 _LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")  # 2**63 has 19 digits: any shorter integer fits
 _TOKENS: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[{}\[\],]')
-
-
-def loads(data: str | bytes | bytearray | memoryview) -> Any:
-    """Parse one JSON document (raises :data:`JSONDecodeError`)."""
-    return orjson.loads(data)
-
-
-def dumps(obj: Any) -> str:
-    """``obj`` as compact JSON text."""
-    return orjson.dumps(obj).decode()
 
 
 def wide_integers(doc: str | bytes | bytearray | memoryview) -> list[tuple[Location, str]]:
@@ -79,8 +67,8 @@ def wide_integers(doc: str | bytes | bytearray | memoryview) -> list[tuple[Locat
 
 def _key(token: bytes) -> str:
     try:
-        key = orjson.loads(token)
-    except orjson.JSONDecodeError:
+        key = loads(token)
+    except JSONDecodeError:
         return token.decode("utf-8", "replace")
     return key if isinstance(key, str) else str(key)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from .codec import dumps
+from ..protocol.json_codec import dumps
 
 
 class ErrorCode(IntEnum):

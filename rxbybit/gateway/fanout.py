@@ -18,8 +18,8 @@ from reactivex import abc
 from ..client import Bybit
 from ..errors import SubscriptionError
 from ..protocol import topics as T
+from ..protocol.json_codec import JSONDecodeError, loads
 from ..transport.ws_internals import text_frame
-from .codec import JSONDecodeError, loads
 from .envelopes import ErrorCode, event, event_frame
 
 log = logging.getLogger("rxbybit.gateway")

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..protocol.endpoints import CATEGORIES, Endpoint
-from .codec import INT_MAX, INT_MIN, JSONDecodeError, Location, describe, loads, wide_integers
+from ..protocol.json_codec import JSONDecodeError, loads
+from .codec import INT_MAX, INT_MIN, Location, describe, wide_integers
 from .envelopes import ErrorCode, GatewayError, RequestId
 
 AUTHORIZATION: Final = "/authorization"
