@@ -20,7 +20,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rxbybit.protocol": (),
     "rxbybit.transport": ("rxbybit.protocol",),
     "rxbybit.client": ("rxbybit.transport", "rxbybit.protocol", "rxbybit.sim.embedded"),
-    "rxbybit.display": ("rxbybit.client.stream", "rxbybit.protocol"),
+    "rxbybit.display": (),
     "rxbybit.frames": ("rxbybit.display", "rxbybit.client.stream", "rxbybit.protocol"),
     "rxbybit.ops": ("rxbybit.frames", "rxbybit.display", "rxbybit.client.stream", "rxbybit.protocol"),
     "rxbybit.widgets": ("rxbybit.ops", "rxbybit.frames", "rxbybit.display", "rxbybit.client.stream",
