@@ -10,12 +10,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 from collections.abc import AsyncIterator
-from typing import Any
 
+import loopback
 import pytest
 from hypothesis import HealthCheck, settings
 from playwright.async_api import Browser, async_playwright
@@ -28,43 +26,7 @@ settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 os.environ.setdefault("RXBYBIT_NETWORK", "sim")
-
-
-class NotLoopbackError(RuntimeError):
-    """A test tried to connect somewhere other than this machine."""
-
-
-def check_loopback(address: Any) -> None:
-    """Raise :class:`NotLoopbackError` unless ``address`` is a Unix path or a loopback host."""
-    if not isinstance(address, tuple):
-        return  # AF_UNIX path
-    host = str(address[0])
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise NotLoopbackError(f"tests connect to loopback only, not {address!r}: use the simulator on 127.0.0.1")
-
-
-_connect = socket.socket.connect
-_connect_ex = socket.socket.connect_ex
-
-
-def _connect_loopback(self: socket.socket, address: Any) -> None:
-    check_loopback(address)
-    _connect(self, address)
-
-
-def _connect_ex_loopback(self: socket.socket, address: Any) -> int:
-    check_loopback(address)
-    return _connect_ex(self, address)
-
-
-socket.socket.connect = _connect_loopback  # type: ignore[method-assign]
-socket.socket.connect_ex = _connect_ex_loopback  # type: ignore[method-assign]
+loopback.install()
 
 CHROMIUM = os.environ.get("RXBYBIT_CHROMIUM", "/usr/bin/chromium")
 """Debian's Chromium (``make test`` installs it); no browser is ever downloaded."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import NotLoopbackError, check_loopback
+from loopback import NotLoopbackError, check_loopback
 
 import rxbybit as rb
 
