@@ -40,6 +40,7 @@ from .events import (
     TradeResponse,
     Trades,
     Unknown,
+    new_trade,
 )
 from .json_codec import JSONDecodeError, loads
 from .replies import failed_topic
@@ -481,7 +482,7 @@ def _fast_trades(frame: str, topic: str) -> Event | None:
     m = _read_trades(frame)
     if m.topic != topic:
         return None
-    return Trades(topic, m.ts, tuple([Trade(t.T, t.s, t.S, t.p, t.v, t.i, t.L, t.BT, t.seq) for t in m.data]))
+    return Trades(topic, m.ts, tuple([new_trade(t.T, t.s, t.S, t.p, t.v, t.i, t.L, t.BT, t.seq) for t in m.data]))
 
 
 def _fast_tickers(frame: str, topic: str) -> Event | None:
