@@ -49,6 +49,8 @@ class Conn:
         self.req_order: deque[Any] = deque()
         self.closed = False
         self.frames_sent = 0
+        self.late: list[tuple[float, bytes]] = []
+        """Replies held back until a monotonic time (a subscribe ack sent after its first data)."""
         wsi.on_pong_sent(ws, self._on_pong)
 
     def _on_pong(self) -> bool:
@@ -104,6 +106,15 @@ class Conn:
         self.last_active = time.monotonic()
         if wsi.buffered_bytes(ws) > MAX_BUFFER:
             self.abort()
+
+    def reply_later(self, frame: dict[str, Any], delay_s: float) -> None:
+        """Send a reply frame ``delay_s`` seconds from now (the server's clock releases it)."""
+        self.late.append((time.monotonic() + delay_s, dumps(frame).encode()))
+
+    def release_late(self, now: float) -> None:
+        """Send the held-back replies that are due, in the order they were held."""
+        while self.late and self.late[0][0] <= now:
+            self.send_bytes(self.late.pop(0)[1])
 
     def flush(self) -> None:
         """Send frames held by an expired stall."""
