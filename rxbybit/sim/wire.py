@@ -72,6 +72,8 @@ class WireServer:
         self.connections = connections
         self._server: Server | None = None
         self._conn_counter = 0
+        self.latency_s = 0.0
+        """Simulated network latency of every new connection's frames (seconds)."""
         self.watchdog = Background("rxbybit-sim-idle", self._run_watchdog)
         """Cuts connections idle past their limit, while started."""
 
@@ -112,7 +114,7 @@ class WireServer:
         for c in self.connections:
             if c.pending and not c.stalled:
                 c.flush()
-            if c.late:
+            if c.late or c.in_flight:
                 c.release_late(now)
 
     # ------------------------------------------------------------------ connections
@@ -136,6 +138,7 @@ class WireServer:
         self._conn_counter += 1
         conn = Conn(ws, endpoint, self._conn_id(endpoint), parts.path)
         conn.silent = self.policy.is_silent_path(parts.path)
+        conn.latency_s = self.latency_s
         asked = parse_qs(parts.query).get("max_active_time")
         conn.max_idle_s = idle_cut_s(endpoint, asked[0] if asked else None)
         fault_idle = self.policy.idle_limit_for(parts.path)
