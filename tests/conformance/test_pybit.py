@@ -60,7 +60,7 @@ async def test_public_book_trades_and_ticker(opened: Opened, sim: Simulator, cat
     last = book.items[-1]["data"]
     assert last["b"] and last["a"] and Decimal(last["b"][0][0]) < Decimal(last["a"][0][0])
     assert all(Decimal(size) > 0 for _, size in last["b"] + last["a"])
-    u, bids, asks = sim.published_book(category, "orderbook.50.BTCUSDT")  # type: ignore[arg-type]
+    u, _, _ = sim.published_book(category, "orderbook.50.BTCUSDT")  # type: ignore[arg-type]
     assert last["u"] <= u
     trade = rows(trades)[0]
     assert trade["s"] == "BTCUSDT" and Decimal(trade["p"]) > 0 and trade["S"] in ("Buy", "Sell")
