@@ -6,6 +6,7 @@ docs/conformance.md. Details still guessed are marked (unconfirmed) there and in
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import re
 import time
@@ -21,6 +22,7 @@ from websockets.asyncio.client import connect
 
 from rxbybit.protocol.signing import sign
 from rxbybit.sim import DEMO_API_KEY, Simulator
+from rxbybit.sim.cli import add_arguments, apply_command
 
 CONN_ID = re.compile(r"[0-9a-v]{20}-[0-9a-z]+")
 
@@ -300,3 +302,20 @@ async def test_12_conn_ids_tickers_and_market_order_prices() -> None:
             inst = sim.universe["linear"]["BTCUSDT"]
             assert ask is not None and Decimal(row["price"]) > Decimal(inst.px(ask))  # protection price, not "0"
 
+
+
+async def test_the_trade_faults_and_knobs_are_on_the_command_line() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data-before-ack", "0.2", "--latency-ms", "3"])
+    assert (args.data_before_ack, args.latency_ms) == (0.2, 3.0)
+    async with sim_() as sim:
+        assert "10005" in await apply_command(sim, "deny-trade 2")
+        assert sim.faults.trade.denials == 2
+        await apply_command(sim, "trade-restarting on")
+        assert sim.faults.trade.restarting
+        await apply_command(sim, "trade-sessions 3")
+        assert sim.faults.trade.session_limit == 3
+        await apply_command(sim, "clear")
+        knobs = sim.faults.trade
+        assert (knobs.denials, knobs.restarting, knobs.session_limit) == (0, False, None)
