@@ -1,12 +1,13 @@
 """What ties a :class:`~.bybit.Bybit` client's parts together without tying them to the client.
 
 The sockets' callbacks reach the router and the health monitor through :class:`Parts`, never the
-``Bybit`` object itself, so a client the user drops can be garbage-collected while its sockets
-are still open. Every stream the client hands out holds the client (:class:`OwnedRouter`), so a
-client lives as long as the user holds it or any of its streams. :func:`adopt` then makes sure a
-dropped client does not leak: once it is collected its connections close (at once if nothing
-observes its streams, else when the last observer leaves), with one log line saying so. Creating a client while another with the same settings is
-still open in the process (re-running a notebook cell) logs one warning too.
+``Bybit`` object itself, so a client the user drops can be garbage-collected while its sockets are
+still open. Every stream the client hands out holds the client (:class:`OwnedRouter`), so a client
+lives as long as the user holds it or any of its streams. :func:`adopt` then makes sure a dropped
+client does not leak: once it is collected its connections close (at once if nothing observes its
+streams, else when the last observer leaves), with one log line saying so. Creating a client while
+another with the same settings is still open in the process (re-running a notebook cell) logs one
+warning too.
 """
 
 from __future__ import annotations
