@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from rxbybit.gateway import ErrorCode, Gateway, Limits, StoreVerifier, UserStore
+from rxbybit.gateway.vault import SecretBox, generate_key
 
 ALICE_KEY, ALICE_SECRET = "SIMaliceKEY0001", "SIMaliceSECRETxxxxxxxxxxxxxxxx0001"
 BOB_KEY, BOB_SECRET = "SIMbobKEY0002", "SIMbobSECRETyyyyyyyyyyyyyyyyyy0002"
@@ -23,6 +24,9 @@ SIM_OPTIONS: dict[str, Any] = {
     "accounts": [(ALICE_KEY, ALICE_SECRET), (BOB_KEY, BOB_SECRET)],
 }
 TEST_SYMBOLS = (("linear", "BTCUSDT"), ("spot", "ETHUSDT"))
+OPERATOR_KEY = generate_key()
+BOX = SecretBox([OPERATOR_KEY])
+"""The operator's key that encrypts Bybit secrets in the tests' user databases."""
 
 
 class Client(JsonWsClient):
@@ -88,7 +92,7 @@ class Client(JsonWsClient):
 
 @pytest.fixture
 def store(tmp_path: Path) -> UserStore:
-    return UserStore(tmp_path / "users.db")
+    return UserStore(tmp_path / "users.db", BOX)
 
 
 @pytest.fixture
