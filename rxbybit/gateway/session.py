@@ -214,13 +214,13 @@ class Session:
             raise GatewayError(ErrorCode.UNAUTHORIZED,
                                f"{req.path} needs authorization: send {{\"path\": \"authorization\", \"payload\": "
                                "{\"accessToken\": ..., \"fingerprint\": ...}} first", req.path, req.id)
-        if not await self.recheck():
+        if not await self.recheck(req):
             raise GatewayError(ErrorCode.UNAUTHORIZED, "this connection's authorization was revoked or has expired; "
                                "the connection is closed", req.path, req.id)
         assert self.identity is not None
         return self.identity
 
-    async def recheck(self) -> bool:
+    async def recheck(self, req: Request | None = None) -> bool:
         """Check the session's token again: False (and the session ended) when it no longer holds.
 
         When the token still holds but the user's Bybit keys changed, the private subscriptions
@@ -233,23 +233,23 @@ class Session:
             fresh: Identity = await check(*self._credential)
         except AuthError as exc:
             log.info("session of %s ended: %s", self.identity.user, exc)
-            self.revoke()
+            self.revoke(req)
             return False
         if self.closed or self.identity is None:
             return False
         if fresh.user != self.identity.user:
-            self.revoke()
+            self.revoke(req)
             return False
         if fresh.account != self.identity.account:
             self._rebind(fresh)
         return True
 
-    def revoke(self) -> None:
-        """The session's authorization no longer holds: say so and close the connection."""
+    def revoke(self, req: Request | None = None) -> None:
+        """The session's authorization no longer holds: say so (answering ``req``, if any) and close."""
         if self.closed:
             return
         self._reply(error(ErrorCode.UNAUTHORIZED, "this connection's authorization was revoked or has expired; "
-                          "closing the connection"))
+                          "closing the connection", None if req is None else req.path, None if req is None else req.id))
         self.shutdown(POLICY_VIOLATION, "authorization revoked")
 
     def _rebind(self, fresh: Identity) -> None:

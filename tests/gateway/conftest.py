@@ -95,11 +95,24 @@ def store(tmp_path: Path) -> UserStore:
     return UserStore(tmp_path / "users.db", BOX)
 
 
+TEST_LIMITS = Limits(max_subscriptions=8, rate=40.0, burst=60.0, max_rate_violations=200)
+
+
+def make_gateway(store: UserStore, **options: Any) -> Gateway:
+    """A gateway over the embedded simulator, as the ``gateway`` fixture's, with ``options`` changed.
+
+    Sessions are re-checked only when a test calls ``recheck_sessions()`` (unless it sets
+    ``recheck_interval``), so a sweep never races what a test is doing.
+    """
+    settings: dict[str, Any] = {"verifier": StoreVerifier(store), "symbols": TEST_SYMBOLS, "sim_options": SIM_OPTIONS,
+                                "limits": TEST_LIMITS, "recheck_interval": 3600.0}
+    settings.update(options)
+    return Gateway("sim", **settings)
+
+
 @pytest.fixture
 async def gateway(store: UserStore) -> AsyncIterator[Gateway]:
-    gw = Gateway("sim", verifier=StoreVerifier(store), symbols=TEST_SYMBOLS, sim_options=SIM_OPTIONS,
-                 limits=Limits(max_subscriptions=8, rate=40.0, burst=60.0, max_rate_violations=200))
-    async with gw:
+    async with make_gateway(store) as gw:
         yield gw
 
 
