@@ -69,14 +69,14 @@ def parse_request(message: str | bytes, max_bytes: int, max_nesting: int = MAX_N
         raise GatewayError(ErrorCode.FRAME_TOO_LARGE,
                            f"message of {size} bytes is larger than the {max_bytes}-byte limit")
     msg = _decode(message)
-    if _too_deep(msg, max_nesting):
-        raise GatewayError(ErrorCode.BAD_REQUEST,
-                           f"the request nests arrays and objects more than {max_nesting} levels deep")
     if not isinstance(msg, dict):
         raise GatewayError(ErrorCode.BAD_REQUEST,
                            f'a request must be a JSON object {{"path": ..., "payload": ...}}, got {_kind(msg)}')
     wide = wide_integers(message)
     request_id = _request_id(msg, wide)
+    if _too_deep(msg, max_nesting):
+        raise GatewayError(ErrorCode.BAD_REQUEST, f"the request nests arrays and objects more than {max_nesting} "
+                           "levels deep", None, request_id)
     raw_path = msg.get("path")
     if raw_path is None:
         raise _bad(ErrorCode.BAD_REQUEST, f"missing \"path\"; expected one of {', '.join(PATHS)}", None, request_id)
