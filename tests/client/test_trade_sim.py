@@ -246,7 +246,7 @@ async def test_wait_subscribed_and_health_say_when_private_topics_are_live(trade
     trader.wallet().subscribe(lambda o: None)
     await trader.wait_subscribed(timeout=10)
     topics = trader.health_now().topics
-    assert topics["order"].subscribed and topics["wallet"].subscribed
+    assert topics["private", "order"].subscribed and topics["private", "wallet"].subscribed
 
 
 async def test_all_in_one_and_categorised_private_topics_survive_a_reconnect(sim: Simulator, trader: rb.Bybit) -> None:
