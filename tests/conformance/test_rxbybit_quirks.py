@@ -61,7 +61,7 @@ async def test_3_option_topics_are_confirmed_by_acks_without_any_id() -> None:
             try:
                 await bybit.wait_subscribed(10)  # settled by a COMMAND_RESP with no req_id, ret_msg or op
                 await eventually(lambda: bool(books), 10, "an option book")
-                assert bybit.health_now().topics[f"orderbook.25.{option}"].subscribed
+                assert bybit.health_now().topics[("option", f"orderbook.25.{option}")].subscribed
             finally:
                 sub.dispose()
 
