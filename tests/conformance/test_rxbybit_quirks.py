@@ -107,7 +107,7 @@ def test_5_both_candles_of_a_rollover_frame_are_decoded() -> None:
 @pytest.mark.parametrize("category", ["linear", "spot"])
 async def test_5_every_closed_candle_reaches_klines_observers(category: str) -> None:
     boundary = (now_ms() // 60_000 + 2) * 60_000
-    async with Simulator(seed=4, symbols=("BTCUSDT",), start_ms=boundary - 1_500, speed=4.0) as sim, \
+    async with Simulator(seed=4, symbols=("BTCUSDT",), start_ms=boundary - 8_000, speed=10.0) as sim, \
             client(sim) as bybit:
         candles: list[Candle] = []
         sub = bybit.klines("BTCUSDT", "1", category=category).subscribe(candles.append)  # type: ignore[arg-type]

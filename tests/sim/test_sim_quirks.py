@@ -144,7 +144,7 @@ async def test_4_the_late_ack_follows_a_snapshot_and_deltas_in_order() -> None:
 
 async def test_5_a_minute_rollover_is_one_frame_on_linear_and_two_on_spot() -> None:
     boundary = (now_ms() // 60_000 + 2) * 60_000
-    async with sim_(start_ms=boundary - 400, speed=2.0) as sim, \
+    async with sim_(start_ms=boundary - 5_000, speed=10.0) as sim, \
             ws(sim, "/v5/public/linear") as lin, ws(sim, "/v5/public/spot") as spot:
         for c in (lin, spot):
             await c.send({"op": "subscribe", "args": ["kline.1.BTCUSDT"]})
@@ -185,9 +185,10 @@ async def test_6_a_closed_positions_size_is_zero() -> None:
             await t.send(order(f"m{i}", category="linear", symbol="BTCUSDT", side=side, orderType="Market",
                                qty="0.010"))
             assert (await t.until(lambda m, r=f"m{i}": m.get("reqId") == r))["retCode"] == 0
-        flat = await p.until(lambda m: m.get("topic") == "position.linear" and m["data"][0]["side"] == ""
-                             and m["data"][0]["updatedTime"] != m["data"][0]["createdTime"], 10)
-        assert flat["data"][0]["size"] == "0"
+        held = await p.until(lambda m: m.get("topic") == "position.linear" and m["data"][0]["side"] == "Buy", 10)
+        assert held["data"][0]["size"] == "0.010"
+        flat = await p.until(lambda m: m.get("topic") == "position.linear" and m["data"][0]["side"] == "", 10)
+        assert flat["data"][0]["size"] == "0"  # not "0.000"
 
 
 # 7 ------------------------------------------------------------------------------------------
