@@ -50,6 +50,11 @@ class Conn:
         self.req_order: deque[Any] = deque()
         self.closed = False
         self.frames_sent = 0
+        self.latency_s = 0.0
+        """Simulated network latency: every frame leaves this long after it is sent (0: at once)."""
+        self.in_flight: deque[tuple[float, bytes]] = deque()
+        self.late: list[tuple[float, bytes]] = []
+        """Replies held back until a monotonic time (a subscribe ack sent after its first data)."""
         self._out: list[tuple[bytes, bytes]] | None = None
         """Fan-out frames queued in this turn of the event loop (see :meth:`send_frame`)."""
         wsi.on_pong_sent(ws, self._on_pong)
@@ -84,7 +89,15 @@ class Conn:
         self.send_bytes(text.encode())
 
     def send_bytes(self, data: bytes) -> None:
-        """Queue one UTF-8 encoded text frame."""
+        """Queue one UTF-8 encoded text frame (after :attr:`latency_s`, if set)."""
+        if self.closed:
+            return
+        if self.latency_s:
+            self.in_flight.append((time.monotonic() + self.latency_s, data))
+            return
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         if self.closed:
             return
         if self._out:
@@ -104,11 +117,12 @@ class Conn:
         written at once; the ones that follow in the same turn (a burst) go out together in one
         socket write at its end, not one system call each. Anything else sent meanwhile flushes
         them first, so order is kept. A connection that cannot take the bytes as they are (an
-        extension was negotiated, a stall holds its output) gets ``data`` the usual way.
+        extension was negotiated, a stall holds its output, latency is simulated) gets ``data`` the
+        usual way.
         """
         if self.closed:
             return
-        if self.pending or self.stalled:
+        if self.pending or self.stalled or self.latency_s:
             self.send_bytes(data)
             return
         out = self._out
@@ -154,6 +168,17 @@ class Conn:
         self.last_active = time.monotonic()
         if wsi.buffered_bytes(ws) > MAX_BUFFER:
             self.abort()
+
+    def reply_later(self, frame: dict[str, Any], delay_s: float) -> None:
+        """Send a reply frame ``delay_s`` seconds from now (the server's clock releases it)."""
+        self.late.append((time.monotonic() + delay_s, dumps(frame).encode()))
+
+    def release_late(self, now: float) -> None:
+        """Send the held-back replies and the frames in flight that are due, each in order."""
+        while self.in_flight and self.in_flight[0][0] <= now:
+            self._deliver(self.in_flight.popleft()[1])
+        while self.late and self.late[0][0] <= now:
+            self.send_bytes(self.late.pop(0)[1])
 
     def flush(self) -> None:
         """Send frames held by an expired stall."""

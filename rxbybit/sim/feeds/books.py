@@ -92,7 +92,7 @@ class BookFeed(Feed):
                 pt = texts[p] = inst.px(p)
             qt = texts.get(-1 - q)  # sizes keyed apart from prices (both are non-negative units)
             if qt is None:
-                qt = texts[-1 - q] = inst.qty(q)
+                qt = texts[-1 - q] = inst.size(q)
             out.append([pt, qt])
         return out
 
@@ -122,12 +122,12 @@ class BookFeed(Feed):
             self.bids, self.asks = bids, asks
         if not db and not da:
             if self.snapshot_only and now_ms - self.last_push_ms >= LEVEL1_REPUSH_MS:
-                self.last_push_ms = now_ms
+                self._restamp(now_ms)
                 return [self.snapshot_frame(now_ms)]
             return []
         self.u += 1 + self.skip
         self.skip = 0
-        self.seq, self.cts, self.last_push_ms = m.seq, m.now, now_ms
+        self.seq, self.cts, self.last_push_ms = max(m.seq, self.seq), max(m.now, self.cts), now_ms
         if self.snapshot_only:
             return [self.snapshot_frame(now_ms)]
         return [self._frame(
@@ -135,6 +135,12 @@ class BookFeed(Feed):
             self._rows(sorted(db.items(), reverse=True)) if db else [],
             self._rows(sorted(da.items())) if da else [],
         )]
+
+    def _restamp(self, now_ms: int) -> None:
+        """A re-pushed level-1 book keeps its ``u`` but gets a new ``seq`` and ``cts`` (observed)."""
+        self.seq = max(self.market.seq, self.seq + 1)
+        self.cts = max(self.market.now, self.cts + 1)
+        self.last_push_ms = now_ms
 
     def published(self) -> tuple[int, Levels, Levels]:
         """``(u, bids, asks)`` exactly as last pushed, best first, as floats."""
