@@ -20,8 +20,9 @@ from ._base import FrameOptions, LiveBase
 from ._schema import DTYPES, Schema, arrays_only, infer, kind_of_array
 from .ring import ColumnRing
 
-CHUNK = 4096
-"""Rows buffered as tuples before they are moved into the numpy ring."""
+CHUNK = 512
+"""Rows buffered as tuples before they are moved into the numpy ring (at most ``max_rows``). Small enough
+that a hundred idle tapes hold little as Python objects; 512 ingests as fast as 4096 did (measured)."""
 
 
 
@@ -162,7 +163,7 @@ class LiveFrame(LiveBase):
                     self._ring.replace_last([a[0] for a in self._schema_arrays([row])])
                 return
         self._pending.append(row)
-        if len(self._pending) >= CHUNK:
+        if len(self._pending) >= min(CHUNK, self.max_rows):  # buffered rows never outnumber the ring's
             self.flush()
 
     def append_arrays(self, ts: ArrayLike, columns: Mapping[str, ArrayLike]) -> None:
