@@ -18,10 +18,15 @@ from typing import TYPE_CHECKING, Any
 from ..protocol import topics as T
 from ..protocol.book import BookView
 from ..protocol.events import Candle, Event, Liquidation, Trade
+from ..protocol.instruments import InstrumentInfo
+from ..protocol.rest import REST_HOSTS
 from ..protocol.signing import Credentials
 from ..protocol.ticker import Ticker
+from ..rest import RestClient, http_base
 from ..transport import BackoffPolicy, Connection
 from .health import Health, HealthMonitor
+from .history import CandleSeam, TradeSeam, fetch_candles, fetch_trades, with_history
+from .instruments import CheckMode, InstrumentCache, order_checker
 from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
 from .router import TopicEntry, TopicRouter
 from .stream import Provenance, Stream
@@ -73,6 +78,8 @@ class Bybit:
         self._monitor = HealthMonitor(self._pool, self._router, health_interval)
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
+        self._rest: RestClient | None = None
+        self._instruments = InstrumentCache(lambda: self.rest)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -96,6 +103,8 @@ class Bybit:
             fan.complete()
         if self._trade is not None:
             await self._trade.close()
+        if self._rest is not None:
+            await self._rest.close()
         await self._pool.close()
 
     @property
@@ -144,17 +153,41 @@ class Bybit:
         topic = T.orderbook(symbol, depth, category)
         return self._router.view(category, topic.name, "book")
 
-    def trades(self, symbol: str, category: T.Category = "linear") -> Stream[Trade]:
-        """Public trades, one :class:`~rxbybit.protocol.Trade` per fill (options: by base coin)."""
-        return self._router.view(category, T.public_trade(symbol, category).name, "trades")
+    def trades(self, symbol: str, category: T.Category = "linear", *, history: int = 0) -> Stream[Trade]:
+        """Public trades, one :class:`~rxbybit.protocol.Trade` per fill (options: by base coin).
+
+        ``history=N`` first emits the latest N stored trades (REST; Bybit keeps 1000, spot 60), then
+        the live ones, each trade once (see :mod:`rxbybit.client.history` for the seam rules).
+        """
+        topic = T.public_trade(symbol, category).name
+        live: Stream[Trade] = self._router.view(category, topic, "trades")
+        if history <= 0:
+            return live
+        if category == "option":
+            raise ValueError("trades(history=...) is not served for options (their topic is by base coin)")
+        return with_history(live, lambda: fetch_trades(self.rest, category, symbol, history), TradeSeam,
+                            ready=lambda: self._confirmed(category, topic), name=topic, on_error=self._on_topic_error)
 
     def ticker(self, symbol: str, category: T.Category = "linear") -> Stream[Ticker]:
         """The merged ticker state (deltas already applied), as an immutable :class:`Ticker`."""
         return self._router.view(category, T.tickers(symbol, category).name, "ticker")
 
-    def klines(self, symbol: str, interval: str | int = "1", category: T.Category = "linear") -> Stream[Candle]:
-        """Candles as Bybit pushes them; ``confirm`` marks a closed candle (key them on ``start``)."""
-        return self._router.view(category, T.kline(symbol, interval, category).name, "klines")
+    def klines(self, symbol: str, interval: str | int = "1", category: T.Category = "linear", *,
+               history: int = 0) -> Stream[Candle]:
+        """Candles as Bybit pushes them; ``confirm`` marks a closed candle (key them on ``start``).
+
+        ``history=N`` first emits the latest N stored candles (REST), then the live ones, with no gap
+        and no duplicate at the seam: the candle open at connect time is emitted once, then updated
+        (see :mod:`rxbybit.client.history` for the exact rules).
+        """
+        topic = T.kline(symbol, interval, category)
+        live: Stream[Candle] = self._router.view(category, topic.name, "klines")
+        if history <= 0:
+            return live
+        text = str(topic.interval)
+        return with_history(live, lambda: fetch_candles(self.rest, category, symbol, text, history), CandleSeam,
+                            ready=lambda: self._confirmed(category, topic.name), name=topic.name,
+                            on_error=self._on_topic_error)
 
     def liquidations(self, symbol: str, category: T.Category = "linear") -> Stream[Liquidation]:
         """Every liquidation of ``symbol`` (``allLiquidation``; linear and inverse only)."""
@@ -205,6 +238,38 @@ class Bybit:
     def _require_credentials(self, what: str) -> None:
         self._pool.require_credentials(what)
 
+    # ------------------------------------------------------------------ REST
+
+    @property
+    def rest(self) -> RestClient:
+        """Bybit's V5 REST API on this client's network and keys (one HTTP pool per client).
+
+        On ``network="sim"`` or a base URL it is served on the sockets' port.
+        """
+        if self._rest is None:
+            if self._closed:
+                raise RuntimeError("this Bybit client is closed; create a new one")
+            self._rest = RestClient(self._rest_base, credentials=self._pool.credentials)
+        return self._rest
+
+    async def _rest_base(self) -> str:
+        named = REST_HOSTS.get(self.network_name)
+        return named if named is not None else http_base(await self._pool.base_url())
+
+    async def instruments(self, category: T.Category = "linear", *,
+                          refresh: bool = False) -> Mapping[str, InstrumentInfo]:
+        """Every instrument of ``category`` by symbol: tick size, lot size, min/max qty, min notional,
+        status (:class:`~rxbybit.protocol.instruments.InstrumentInfo`). Read from REST once per
+        client and category; ``refresh=True`` reads again."""
+        return await self._instruments.get(category, refresh=refresh)
+
+    def check_orders(self, mode: CheckMode | None = "validate") -> None:
+        """Check every order the trade API creates or amends against its instrument before sending:
+        ``"validate"`` refuses a price off the tick or a qty off the lot with
+        :class:`~rxbybit.errors.OrderValidationError` (nothing is sent), ``"round"`` rounds them first
+        (price to the nearest tick, qty down to the lot); None turns the check off."""
+        self.trade.check = None if mode is None else order_checker(self._instruments, mode)
+
     # ------------------------------------------------------------------ trade API
 
     @property
@@ -253,6 +318,10 @@ class Bybit:
 
     def _on_resync(self, entry: TopicEntry) -> None:
         self._monitor.publish()
+
+    def _confirmed(self, endpoint: T.Endpoint, name: str) -> bool:
+        conn = self._pool.get(endpoint)
+        return conn is not None and name in conn.confirmed
 
     def _on_topic_error(self, name: str, exc: Exception) -> None:
         self._monitor.topic_error(name, exc)

@@ -176,12 +176,16 @@ def rate_limit_headers(limit: RateLimit) -> dict[str, str]:
 # ---------------------------------------------------------------------------------- rows
 
 
-def kline_candles(rows: Sequence[Any], interval: str, interval_ms: int | None, now_ms: int) -> list[Candle]:
+def kline_candles(rows: Sequence[Any], interval: str, interval_ms: int | None, *,
+                  latest_open: bool = True) -> list[Candle]:
     """``result.list`` of ``/v5/market/kline`` (newest first, ``[start, o, h, l, c, volume, turnover]``)
-    as candles, oldest first. A candle whose end is still ahead of ``now_ms`` is not confirmed; its
-    ``timestamp`` is ``now_ms`` (the REST answer's time), as a live push would stamp it.
-    ``interval_ms`` is None for ``W`` and ``M`` (their end is the next start minus one; the newest
-    such candle is taken as open). Malformed rows raise ``ValueError`` naming the row."""
+    as candles, oldest first.
+
+    Bybit's newest row is the candle still forming when no ``end`` was given: with ``latest_open`` it
+    comes out with ``confirm=False`` (and ``timestamp`` = its start: REST does not say when it was
+    last updated); every older row is closed (``confirm=True``, ``timestamp`` = its end).
+    ``interval_ms`` is None for ``W`` and ``M``, whose end is the next candle's start minus one.
+    Malformed rows raise ``ValueError`` naming the row."""
     out: list[Candle] = []
     ordered = list(reversed(rows))
     for i, row in enumerate(ordered):
@@ -192,14 +196,15 @@ def kline_candles(rows: Sequence[Any], interval: str, interval_ms: int | None, n
             o, h, lo, c, v, t = (float(x) for x in row[1:7])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"kline row {row!r} has a non-numeric field") from exc
+        newest = i + 1 == len(ordered)
         if interval_ms is not None:
             end = start + interval_ms - 1
-        elif i + 1 < len(ordered):
+        elif not newest:
             end = int(ordered[i + 1][0]) - 1
         else:
-            end = now_ms + 1
-        confirm = end < now_ms
-        out.append(Candle(start, end, interval, o, h, lo, c, v, t, confirm, end if confirm else now_ms))
+            end = start
+        confirm = not (newest and latest_open)
+        out.append(Candle(start, end, interval, o, h, lo, c, v, t, confirm, end if confirm else start))
     return out
 
 
