@@ -28,6 +28,7 @@ from .health import Health, HealthMonitor
 from .history import CandleSeam, TradeSeam, fetch_candles, fetch_trades, with_history
 from .instruments import CheckMode, InstrumentCache, order_checker
 from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
+from .private_state import StateKind, StateStreams, orders_kind, positions_kind, wallet_kind
 from .router import TopicEntry, TopicRouter
 from .stream import Provenance, Stream
 from .streams import Fanout
@@ -80,6 +81,8 @@ class Bybit:
         self._trade: TradeClient | None = None
         self._rest: RestClient | None = None
         self._instruments = InstrumentCache(lambda: self.rest)
+        self._states = StateStreams(lambda: self.rest, lambda topic: self._confirmed("private", topic),
+                                    self._on_topic_error, self._monitor.reconciled)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -214,26 +217,40 @@ class Bybit:
 
     # ------------------------------------------------------------------ private streams
 
-    def orders(self, category: T.Category | None = None) -> Stream[Mapping[str, Any]]:
-        """Order updates (each item of Bybit's ``order`` push; values are exact strings)."""
-        return self._private("order", category)
+    def orders(self, category: T.Category | None = None, *, snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+        """Order updates (each item of Bybit's ``order`` push; values are exact strings).
+
+        ``snapshot=True`` starts from the open orders (REST) and reconciles after every reconnect of
+        the private socket, so a fill during an outage still arrives (:mod:`rxbybit.client.private_state`).
+        """
+        return self._private("order", category, orders_kind(category) if snapshot else None)
 
     def executions(self, category: T.Category | None = None, fast: bool = False) -> Stream[Mapping[str, Any]]:
         """Fills (``execution``, or the lower-latency ``execution.fast`` with ``fast=True``)."""
         return self._private("execution.fast" if fast else "execution", category)
 
-    def positions(self, category: T.Category | None = None) -> Stream[Mapping[str, Any]]:
-        """Position updates (pushed on every order create, amend or cancel, even if unchanged)."""
-        return self._private("position", category)
+    def positions(self, category: T.Category | None = None, *,
+                  snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+        """Position updates (pushed on every order create, amend or cancel, even if unchanged).
 
-    def wallet(self) -> Stream[Mapping[str, Any]]:
-        """Wallet updates (``UNIFIED`` account; nothing is pushed until a balance changes)."""
-        return self._private("wallet", None)
+        ``snapshot=True`` starts from the open positions (REST) and reconciles after reconnects.
+        """
+        return self._private("position", category, positions_kind(category) if snapshot else None)
 
-    def _private(self, family: str, category: T.Category | None) -> Stream[Mapping[str, Any]]:
+    def wallet(self, *, snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+        """Wallet updates (``UNIFIED`` account; Bybit pushes nothing until a balance changes).
+
+        ``snapshot=True`` emits the current balances first (REST) and reconciles after reconnects.
+        """
+        return self._private("wallet", None, wallet_kind() if snapshot else None)
+
+    def _private(self, family: str, category: T.Category | None,
+                 kind: StateKind | None = None) -> Stream[Mapping[str, Any]]:
         name = family if category is None else f"{family}.{category}"
         self._require_credentials(name)
-        return self._router.view("private", T.private(name).name, "items")
+        topic = T.private(name).name
+        live: Stream[Mapping[str, Any]] = self._router.view("private", topic, "items")
+        return live if kind is None else self._states.stream(live, kind, topic)
 
     def _require_credentials(self, what: str) -> None:
         self._pool.require_credentials(what)
@@ -313,6 +330,8 @@ class Bybit:
         )
 
     def _on_state(self, conn: Connection) -> None:
+        if conn.endpoint == "private" and not self._closed:
+            self._states.connection_state(conn.state, conn.stats.reconnects)
         if not self._closed:
             self._monitor.publish()
 

@@ -53,6 +53,8 @@ class Health:
     last_error: str | None = None
     malformed: int = 0
     """Frames that could not be decoded (each was logged and skipped; the stream went on)."""
+    reconciliations: int = 0
+    """Private state re-read from REST and merged after a reconnect of the private socket."""
 
 
 class HealthMonitor:
@@ -73,6 +75,7 @@ class HealthMonitor:
         self._changed = asyncio.Event()  # set whenever a connection's acknowledged topics change
         self.observer_errors = 0
         self.last_error: str | None = None
+        self.reconciliations = 0
 
     @property
     def stream(self) -> Stream[Health]:
@@ -110,6 +113,7 @@ class HealthMonitor:
             topics=topics,
             last_error=self.last_error or (errors[-1] if errors else None),
             malformed=sum(c.stats.malformed for c in conns.values()),
+            reconciliations=self.reconciliations,
         )
 
     def publish(self) -> None:
@@ -125,6 +129,11 @@ class HealthMonitor:
         """An observer of ``name`` raised; count it and keep the message for ``last_error``."""
         self.observer_errors += 1
         self.last_error = f"an observer of {name} raised {exc!r}"
+
+    def reconciled(self) -> None:
+        """Private state was reconciled after a reconnect; count it and tell watchers."""
+        self.reconciliations += 1
+        self.publish()
 
     def topic_error(self, name: str, exc: Exception) -> None:
         """The exchange refused ``name``."""
