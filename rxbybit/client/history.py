@@ -137,8 +137,16 @@ def with_history(live: Stream[T], fetch: Callable[[], Awaitable[list[T]]], seam_
             for item in seam.merge(history, held):
                 emit(item)
 
-        sub = live.subscribe(on_live, observer.on_error, observer.on_completed)
+        def failed(exc: Exception) -> None:
+            task.cancel()
+            observer.on_error(exc)
+
+        def on_completed() -> None:  # the client closed: no history after the end
+            task.cancel()
+            observer.on_completed()
+
         task = asyncio.get_running_loop().create_task(run(), name=f"rxbybit-history-{name}")
+        sub = live.subscribe(on_live, failed, on_completed)
 
         def dispose() -> None:
             task.cancel()

@@ -146,8 +146,21 @@ class StateStreams:
                       ) -> abc.DisposableBase:
             sub = _Subscriber(self, kind, topic, observer)
             self._live.add(sub)
-            inner = live.subscribe(sub.on_live, observer.on_error, observer.on_completed)
             sub.start(initial=True)
+
+            def ended() -> None:
+                self._live.discard(sub)
+                sub.stop()
+
+            def on_error(exc: Exception) -> None:
+                ended()
+                observer.on_error(exc)
+
+            def on_completed() -> None:  # the client closed: nothing after the end
+                ended()
+                observer.on_completed()
+
+            inner = live.subscribe(sub.on_live, on_error, on_completed)
 
             def dispose() -> None:
                 self._live.discard(sub)
