@@ -10,9 +10,9 @@ emissions happen on the event loop thread.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import topics as T
@@ -27,9 +27,9 @@ from ..transport import BackoffPolicy, Connection
 from .health import Health, HealthMonitor
 from .history import CandleSeam, TradeSeam, fetch_candles, fetch_trades, with_history
 from .instruments import CheckMode, InstrumentCache, order_checker
+from .lifecycle import OwnedRouter, Parts, adopt
 from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
 from .private_state import StateKind, StateStreams, orders_kind, positions_kind, wallet_kind
-from .router import TopicEntry, TopicRouter
 from .stream import Provenance, Stream
 from .streams import Fanout
 from .trade import TradeClient
@@ -72,18 +72,24 @@ class Bybit:
             network, credentials=credentials, backoff=backoff, ping_interval=ping_interval,
             pong_timeout=pong_timeout, sim_options=sim_options, simulated=simulated,
         )
-        self._router = TopicRouter(
-            self._connection, self._pool.provenance, on_observer_error=self._observer_error,
-            on_resync=self._on_resync, on_topic_error=self._on_topic_error,
+        # the sockets call the parts, never this object: a dropped client can be collected (and closed)
+        self._parts = parts = Parts(self._pool)
+        self._router = parts.router = OwnedRouter(
+            parts.connection, self._pool.provenance, on_observer_error=parts.observer_error,
+            on_resync=parts.resync, on_topic_error=parts.topic_error,
         )
-        self._monitor = HealthMonitor(self._pool, self._router, health_interval)
+        self._monitor = parts.monitor = HealthMonitor(self._pool, self._router, health_interval)
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
         self._rest: RestClient | None = None
-        self._instruments = InstrumentCache(lambda: self.rest)
-        self._states = StateStreams(lambda: self.rest, lambda topic: self._confirmed("private", topic),
-                                    self._on_topic_error, self._monitor.reconciled)
+        rest = _rest_of(weakref.ref(self))  # what the sockets reach must not hold the client
+        pool = self._pool
+        self._instruments = InstrumentCache(rest)
+        self._states = parts.states = StateStreams(rest, lambda topic: _confirmed(pool, "private", topic),
+                                                   parts.topic_error, self._monitor.reconciled)
         self._closed = False
+        self._settings = (self._pool.network_name, api_key)
+        adopt(self, parts, self._settings, self.__repr__)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -100,6 +106,7 @@ class Bybit:
         if self._closed:
             return
         self._closed = True
+        self._parts.closed = True
         self._router.close()
         self._monitor.close()
         for fan in self._frame_taps.values():
@@ -169,7 +176,8 @@ class Bybit:
         if category == "option":
             raise ValueError("trades(history=...) is not served for options (their topic is by base coin)")
         return with_history(live, lambda: fetch_trades(self.rest, category, symbol, history), TradeSeam,
-                            ready=lambda: self._confirmed(category, topic), name=topic, on_error=self._on_topic_error)
+                            ready=lambda: _confirmed(self._pool, category, topic), name=topic,
+                            on_error=self._parts.topic_error)
 
     def ticker(self, symbol: str, category: T.Category = "linear") -> Stream[Ticker]:
         """The merged ticker state (deltas already applied), as an immutable :class:`Ticker`."""
@@ -189,8 +197,8 @@ class Bybit:
             return live
         text = str(topic.interval)
         return with_history(live, lambda: fetch_candles(self.rest, category, symbol, text, history), CandleSeam,
-                            ready=lambda: self._confirmed(category, topic.name), name=topic.name,
-                            on_error=self._on_topic_error)
+                            ready=lambda: _confirmed(self._pool, category, topic.name), name=topic.name,
+                            on_error=self._parts.topic_error)
 
     def liquidations(self, symbol: str, category: T.Category = "linear") -> Stream[Liquidation]:
         """Every liquidation of ``symbol`` (``allLiquidation``; linear and inverse only)."""
@@ -293,7 +301,7 @@ class Bybit:
     def trade(self) -> TradeClient:
         """Order entry over Bybit's WS trade API (``/v5/trade``), on this client's connection pool."""
         if self._trade is None:
-            self._trade = TradeClient(self._pool)
+            self._trade = self._parts.trade = TradeClient(self._pool)
         return self._trade
 
     # ------------------------------------------------------------------ health
@@ -321,32 +329,23 @@ class Bybit:
     # ------------------------------------------------------------------ wiring
 
     def _connection(self, endpoint: T.Endpoint) -> Connection:
-        return self._pool.connection(
-            endpoint,
-            on_event=functools.partial(self._router.route, endpoint),
-            on_topic_error=functools.partial(self._router.topic_error, endpoint),
-            on_state=self._on_state,
-            on_subscriptions=self._monitor.subscriptions_changed,
-        )
+        return self._parts.connection(endpoint)
 
-    def _on_state(self, conn: Connection) -> None:
-        if conn.endpoint == "private" and not self._closed:
-            self._states.connection_state(conn.state, conn.stats.reconnects)
-        if not self._closed:
-            self._monitor.publish()
 
-    def _on_resync(self, entry: TopicEntry) -> None:
-        self._monitor.publish()
+def _confirmed(pool: ConnectionPool, endpoint: T.Endpoint, name: str) -> bool:
+    """True when Bybit has acknowledged topic ``name`` on the current socket of ``endpoint``."""
+    conn = pool.get(endpoint)
+    return conn is not None and name in conn.confirmed
 
-    def _confirmed(self, endpoint: T.Endpoint, name: str) -> bool:
-        conn = self._pool.get(endpoint)
-        return conn is not None and name in conn.confirmed
 
-    def _on_topic_error(self, name: str, exc: Exception) -> None:
-        self._monitor.topic_error(name, exc)
+def _rest_of(ref: weakref.ref[Bybit]) -> Callable[[], RestClient]:
+    def rest() -> RestClient:
+        client = ref()
+        if client is None:
+            raise RuntimeError("this Bybit client was dropped; create a new one")
+        return client.rest
 
-    def _observer_error(self, name: str, exc: BaseException) -> None:
-        self._monitor.observer_error(name, exc)
+    return rest
 
 
 def _nothing() -> None:
