@@ -169,3 +169,15 @@ async def test_private_read_without_keys_says_what_to_do() -> None:
         with pytest.raises(MissingCredentialsError, match="api_key"):
             await c.open_orders("linear")
         assert c.requests == 0
+
+
+async def test_each_network_has_its_rest_host() -> None:
+    import rxbybit as rb
+
+    for network, host in (("mainnet", "https://api.bybit.com"), ("testnet", "https://api-testnet.bybit.com"),
+                          ("demo", "https://api-demo.bybit.com"), ("ws://127.0.0.1:8765", "http://127.0.0.1:8765")):
+        bybit = rb.Bybit(network)
+        try:
+            assert http_base(await bybit.rest.base_url()) == host
+        finally:
+            await bybit.close()
