@@ -133,3 +133,15 @@ def test_merge_orders_by_update_time_and_wallet_by_arrival() -> None:
               (True, {"accountType": "UNIFIED", "totalEquity": "3"})]
     out_w = wallet._merge(snap_w, [], held_w, initial=True)
     assert [r["totalEquity"] for r in out_w] == ["2", "3"]
+
+
+async def test_rest_down_leaves_the_private_stream_live(sim: Simulator) -> None:
+    sim.rest.faults.down = True
+    async with private(sim) as bybit:
+        bybit.rest.retry = type(bybit.rest.retry)(attempts=1)
+        seen: list[Any] = []
+        sub = bybit.orders("linear", snapshot=True).subscribe(seen.append)
+        await eventually(lambda: "503" in (bybit.health_now().last_error or ""), what="the snapshot failure on health")
+        oid = resting_buy(sim, qty="0.2")
+        await eventually(lambda: any(r["orderId"] == oid for r in seen), what="the live order push")
+        sub.dispose()
