@@ -181,3 +181,15 @@ async def test_websocket_paths_still_upgrade_and_unknown_paths_still_404(sim: Si
     async with rb.Bybit(sim.url, simulated=True) as bybit:
         t = await asyncio.wait_for(bybit.ticker("BTCUSDT").pipe(rx_ops.first()), scaled(10))
     assert t.symbol == "BTCUSDT"
+
+
+async def test_history_longer_than_one_page_is_read_back_page_by_page(sim: Simulator, rest: RestClient) -> None:
+    from rxbybit.client.history import fetch_candles
+
+    candles = await fetch_candles(rest, "linear", "BTCUSDT", "5", 1001)
+    assert rest.requests == 2 and len(candles) == 1001
+    starts = [c.start for c in candles]
+    assert all(b - a == 300_000 for a, b in itertools.pairwise(starts)), "ascending, no gap, no duplicate"
+    assert [c.confirm for c in candles[-2:]] == [True, False], "only the newest is open"
+    current = sim.markets["linear"]["BTCUSDT"].klines.series["5"].current.start
+    assert current - 300_000 <= candles[-1].start <= current, "the newest is the forming candle (or one a rollover ago)"
