@@ -83,10 +83,11 @@ class Bybit:
         self._trade: TradeClient | None = None
         self._rest: RestClient | None = None
         rest = _rest_of(weakref.ref(self))  # what the sockets reach must not hold the client
-        pool = self._pool
         self._instruments = InstrumentCache(rest)
-        self._states = parts.states = StateStreams(rest, lambda topic: _confirmed(pool, "private", topic),
-                                                   parts.topic_error, self._monitor.reconciled)
+        monitor = self._monitor
+        self._states = parts.states = StateStreams(
+            rest, lambda topic, timeout: monitor.wait_topic("private", topic, timeout), parts.topic_error,
+            monitor.reconciled)
         self._closed = False
         self._settings = (self._pool.network_name, api_key)
         adopt(self, parts, self._settings, self.__repr__)
@@ -176,7 +177,7 @@ class Bybit:
         if category == "option":
             raise ValueError("trades(history=...) is not served for options (their topic is by base coin)")
         return with_history(live, lambda: fetch_trades(self.rest, category, symbol, history), TradeSeam,
-                            ready=lambda: _confirmed(self._pool, category, topic), name=topic,
+                            ready=lambda t: self._monitor.wait_topic(category, topic, t), name=topic,
                             on_error=self._parts.topic_error)
 
     def ticker(self, symbol: str, category: T.Category = "linear") -> Stream[Ticker]:
@@ -197,7 +198,7 @@ class Bybit:
             return live
         text = str(topic.interval)
         return with_history(live, lambda: fetch_candles(self.rest, category, symbol, text, history), CandleSeam,
-                            ready=lambda: _confirmed(self._pool, category, topic.name), name=topic.name,
+                            ready=lambda t: self._monitor.wait_topic(category, topic.name, t), name=topic.name,
                             on_error=self._parts.topic_error)
 
     def liquidations(self, symbol: str, category: T.Category = "linear") -> Stream[Liquidation]:
@@ -330,12 +331,6 @@ class Bybit:
 
     def _connection(self, endpoint: T.Endpoint) -> Connection:
         return self._parts.connection(endpoint)
-
-
-def _confirmed(pool: ConnectionPool, endpoint: T.Endpoint, name: str) -> bool:
-    """True when Bybit has acknowledged topic ``name`` on the current socket of ``endpoint``."""
-    conn = pool.get(endpoint)
-    return conn is not None and name in conn.confirmed
 
 
 def _rest_of(ref: weakref.ref[Bybit]) -> Callable[[], RestClient]:

@@ -15,6 +15,7 @@ from .stream import Stream
 from .streams import Fanout
 
 if TYPE_CHECKING:
+    from ..protocol.endpoints import Endpoint
     from .pool import ConnectionPool
     from .router import TopicEntry, TopicRouter
 
@@ -158,6 +159,22 @@ class HealthMonitor:
                 raise TimeoutError(f"not acknowledged by Bybit within {timeout} s: {', '.join(pending)}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), left)
+
+    async def wait_topic(self, endpoint: Endpoint, name: str, timeout: float) -> bool:
+        """Wait until Bybit has acknowledged topic ``name`` on ``endpoint``'s current socket (wakes on
+        acks); False after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._changed.clear()
+            conn = self._pool.get(endpoint)
+            if conn is not None and name in conn.confirmed:
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
 
     def _confirmed(self, entry: TopicEntry) -> bool:
         conn = self._pool.get(entry.endpoint)

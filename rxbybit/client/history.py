@@ -3,9 +3,9 @@
 The seam rules (each subscriber gets its own history read):
 
 1. **Subscribe first, buffer.** The live topic is observed at once; its items are buffered.
-2. **Fetch after the exchange holds the subscription.** The REST read starts once the topic is
-   acknowledged on the socket or its first live item has arrived (at most
-   :data:`READY_TIMEOUT_S` later), so everything the REST answer misses is pushed live.
+2. **Fetch after the exchange holds the subscription.** The REST read starts once Bybit has
+   acknowledged the topic on the socket (at most :data:`READY_TIMEOUT_S` later), so everything the
+   REST answer misses is pushed live.
 3. **Merge by key.**
    - *Candles* (key ``start``): the stored candles older than the first buffered live candle are
      emitted (``confirm=True``), then the buffered live ones, then every live candle. With nothing
@@ -102,8 +102,12 @@ class TradeSeam(Seam[Trade]):
 
 
 def with_history(live: Stream[T], fetch: Callable[[], Awaitable[list[T]]], seam_factory: Callable[[], Seam[T]],
-                 *, ready: Callable[[], bool], name: str, on_error: Callable[[str, Exception], None]) -> Stream[T]:
-    """``live`` preceded by ``fetch()``'s stored items, merged by a fresh seam per subscriber."""
+                 *, ready: Callable[[float], Awaitable[bool]], name: str,
+                 on_error: Callable[[str, Exception], None]) -> Stream[T]:
+    """``live`` preceded by ``fetch()``'s stored items, merged by a fresh seam per subscriber.
+
+    ``await ready(timeout)`` returns once the exchange holds the live subscription (False: timed out).
+    """
 
     def subscribe(observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
         seam = seam_factory()
@@ -121,10 +125,7 @@ def with_history(live: Stream[T], fetch: Callable[[], Awaitable[list[T]]], seam_
 
         async def run() -> None:
             nonlocal buffer
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + READY_TIMEOUT_S
-            while not buffer and not ready() and loop.time() < deadline:
-                await asyncio.sleep(0.01)
+            await ready(READY_TIMEOUT_S)  # after a timeout the read goes ahead: late beats never
             try:
                 history = await fetch()
             except asyncio.CancelledError:

@@ -128,7 +128,7 @@ def wallet_kind() -> StateKind:
 class StateStreams:
     """Every live snapshot-backed private stream of one client, so a reconnect reconciles them all."""
 
-    def __init__(self, rest: Callable[[], RestClient], ready: Callable[[str], bool],
+    def __init__(self, rest: Callable[[], RestClient], ready: Callable[[str, float], Awaitable[bool]],
                  on_error: Callable[[str, Exception], None], on_reconciled: Callable[[], None]) -> None:
         self._rest = rest
         self._ready = ready
@@ -234,10 +234,7 @@ class _Subscriber:
             self.buffer, self.asked = [], False
 
     async def _once(self, initial: bool) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + READY_TIMEOUT_S
-        while not self.hub._ready(self.topic) and loop.time() < deadline:
-            await asyncio.sleep(0.01)
+        await self.hub._ready(self.topic, READY_TIMEOUT_S)  # after a timeout the read goes ahead
         rest = self.hub._rest()
         kind = self.kind
         try:

@@ -21,6 +21,11 @@ from rxbybit.sim import Simulator
 M = 60_000
 
 
+async def held(timeout: float) -> bool:
+    """The exchange holds the subscription at once."""
+    return True
+
+
 def candle(start: int, close: float = 1.0, confirm: bool = True) -> Candle:
     return Candle(start, start + M - 1, "1", 1.0, 1.0, 1.0, close, 1.0, 1.0, confirm, start)
 
@@ -64,7 +69,7 @@ async def test_live_items_during_the_read_are_buffered_and_merged_in_order() -> 
     stored: asyncio.Future[list[Candle]] = asyncio.get_running_loop().create_future()
     errors: list[str] = []
     seen: list[Candle] = []
-    stream = with_history(live, lambda: stored, CandleSeam, ready=lambda: True, name="kline.1.X",
+    stream = with_history(live, lambda: stored, CandleSeam, ready=held, name="kline.1.X",
                           on_error=lambda n, e: errors.append(n))
     assert stream.provenance is Provenance.SIMULATED
     sub = stream.subscribe(seen.append)
@@ -89,7 +94,7 @@ async def test_a_failed_read_leaves_the_stream_live_and_says_so() -> None:
 
     errors: list[tuple[str, str]] = []
     seen: list[Trade] = []
-    stream = with_history(Stream.wrap(subject, Provenance.LIVE), fail, TradeSeam, ready=lambda: True,
+    stream = with_history(Stream.wrap(subject, Provenance.LIVE), fail, TradeSeam, ready=held,
                           name="publicTrade.X", on_error=lambda n, e: errors.append((n, str(e))))
     sub = stream.subscribe(seen.append)
     subject.on_next(trade(1, 10))
