@@ -170,3 +170,15 @@ async def test_history_read_failing_keeps_the_live_candles(sim: Simulator) -> No
             sub.dispose()
         assert "503" in (bybit.health_now().last_error or "")
     assert not any(c.start < seen[0].start for c in seen)
+
+
+async def test_a_frame_of_klines_with_history_opens_full(sim: Simulator) -> None:
+    from rxbybit import ops
+
+    async with rb.Bybit(sim.url, simulated=True) as bybit:
+        frame = bybit.klines("BTCUSDT", "1", history=120).pipe(ops.to_frame())
+        await eventually(lambda: len(frame.df) >= 120, what="120 candles in the frame")
+        df = frame.df
+        assert df.index.is_monotonic_increasing and not df.index.has_duplicates
+        assert len(df) <= 121, "the open candle is updated in place, not added again"
+        frame.close()
