@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import httpx
 
-from ..errors import AuthenticationError, RateLimitError, RestError, RestUnavailableError
+from ..errors import AuthenticationError, MissingCredentialsError, RateLimitError, RestError, RestUnavailableError
 from ..protocol import rest as R
 from ..protocol.clock import now_ms
 from ..protocol.json_codec import JSONDecodeError, loads
@@ -141,8 +141,6 @@ class RestClient:
 
     def _headers(self, path: str, query: str) -> dict[str, str]:
         if self.credentials is None:
-            from ..errors import MissingCredentialsError
-
             raise MissingCredentialsError(
                 f"REST {path} is private: create the client with api_key=... and api_secret=... "
                 "(on network='sim' use rxbybit.sim.DEMO_API_KEY / DEMO_API_SECRET)"
