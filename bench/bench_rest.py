@@ -45,6 +45,7 @@ def _serve(pipe: Connection) -> None:
         floor = await asyncio.start_server(keep_alive, "127.0.0.1", 0)
         async with Simulator(port=0, seed=2, symbols=("BTCUSDT",), rate_limit=1_000_000) as sim:
             sim.rest.limit_per_s = 1_000_000
+            sim.rest.ip_limit = None
             pipe.send((sim.url, f"http://127.0.0.1:{floor.sockets[0].getsockname()[1]}"))
             await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
         floor.close()

@@ -45,7 +45,8 @@ CATEGORIES: Final[tuple[Category, ...]] = ("spot", "linear", "inverse", "option"
 PRIVATE_LIMIT_PER_S: Final = 50
 """Requests per second per key and path on the private reads (Bybit's unified-account figure)."""
 IP_LIMIT: Final = 600
-"""Requests per 5 s window from one client before HTTP 403 (Bybit's IP limit)."""
+"""REST requests per 5 s window before HTTP 403 (Bybit's per-IP limit; on loopback every client
+shares one IP)."""
 
 
 class RestFail(Exception):
@@ -93,6 +94,10 @@ class RestDesk:
                 self.history.anchor(m)
         self.faults = RestFaults()
         self.limit_per_s = PRIVATE_LIMIT_PER_S
+        """Requests per second per key and path on the private reads."""
+        self.ip_limit: int | None = IP_LIMIT
+        """REST requests per 5 s window before HTTP 403 (None: no limit)."""
+        self._ip_window = _Window()
         self.requests = 0
         """Requests answered (any outcome)."""
         self._windows: dict[tuple[str, str], _Window] = {}
@@ -120,8 +125,8 @@ class RestDesk:
         if self.faults.down:
             return _response(http.HTTPStatus.SERVICE_UNAVAILABLE, b"503 Service Unavailable: REST is down (fault)\n",
                              "text/plain; charset=utf-8")
-        if self.faults.ip_limited > 0:
-            self.faults.ip_limited -= 1
+        if self.faults.ip_limited > 0 or self._over_ip_limit():
+            self.faults.ip_limited = max(0, self.faults.ip_limited - 1)
             return _response(http.HTTPStatus.FORBIDDEN, b"403 Forbidden: access too frequent\n",
                              "text/plain; charset=utf-8")
         if request.method != "GET":
@@ -163,6 +168,14 @@ class RestDesk:
         if sign != R.rest_signature(acct.api_secret, ts, key, window, query):
             raise RestFail(10004, "error sign! please check your signature")
         return acct
+
+    def _over_ip_limit(self) -> bool:
+        window = wall_ms() // 5_000
+        w = self._ip_window
+        if w.second != window:
+            w.second, w.used = window, 0
+        w.used += 1
+        return self.ip_limit is not None and w.used > self.ip_limit
 
     def _count(self, acct: Account, path: str) -> dict[str, str]:
         now = wall_ms()

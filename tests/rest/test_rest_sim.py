@@ -138,6 +138,13 @@ async def test_rate_limits_are_reported_retried_and_typed(sim: Simulator, rest: 
         await rest.tickers("linear")
     assert info.value.status == 403
     sim.rest.faults.ip_limited = 0
+    sim.rest.ip_limit = 3
+    async with RestClient(sim.url, retry=RetryPolicy(attempts=1)) as c:
+        with pytest.raises(RateLimitError) as info:
+            for _ in range(10):  # more than 3 in one 5 s window (or 3 + 3 in two)
+                await c.tickers("linear")
+    assert info.value.status == 403
+    sim.rest.ip_limit = None
     sim.rest.limit_per_s = 2
     async with RestClient(sim.url, credentials=Credentials(DEMO_API_KEY, DEMO_API_SECRET),
                           retry=RetryPolicy(attempts=1)) as c:
