@@ -275,7 +275,8 @@ class Bybit:
         if self._rest is None:
             if self._closed:
                 raise RuntimeError("this Bybit client is closed; create a new one")
-            self._rest = RestClient(self._rest_base, credentials=self._pool.credentials)
+            public = REST_HOSTS["mainnet"] if self.network_name == "demo" else None  # demo has no market data
+            self._rest = RestClient(self._rest_base, public_base_url=public, credentials=self._pool.credentials)
         return self._rest
 
     async def _rest_base(self) -> str:

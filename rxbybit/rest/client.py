@@ -64,16 +64,20 @@ def http_base(ws_or_http_base: str) -> str:
 class RestClient:
     """Bybit V5 REST reads (public market data, and the signed account reads) for one base URL.
 
-    ``base_url`` is a URL (``https://api.bybit.com``) or a coroutine function that gives one.
-    ``transport`` replaces httpx's network transport (tests hand in a mock). Close it with
+    ``base_url`` is a URL (``https://api.bybit.com``) or a coroutine function that gives one;
+    ``public_base_url``, if given, serves the unsigned market reads instead (Bybit's demo trading
+    keeps accounts on ``api-demo`` while market data is mainnet's). ``transport`` replaces
+    httpx's network transport (tests hand in a mock). Close it with
     :meth:`close` (or ``async with``).
     """
 
-    def __init__(self, base_url: BaseUrl, *, credentials: Credentials | None = None,
+    def __init__(self, base_url: BaseUrl, *, public_base_url: str | None = None,
+                 credentials: Credentials | None = None,
                  recv_window: int = R.DEFAULT_RECV_WINDOW, timeout: float = 10.0,
                  retry: RetryPolicy | None = None, transport: httpx.AsyncBaseTransport | None = None,
                  clock: Callable[[], int] = now_ms, seed: int | None = None) -> None:
         self._base = base_url
+        self._public_base = public_base_url
         self.credentials = credentials
         self.recv_window = recv_window
         self.retry = retry or RetryPolicy()
@@ -115,7 +119,7 @@ class RestClient:
         Retries what may pass (see the module doc); raises a typed error for the rest.
         """
         query = R.query_string(params or {})
-        base = http_base(await self.base_url())
+        base = http_base(self._public_base if self._public_base and not signed else await self.base_url())
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
         last: RestError | None = None
         for attempt in range(max(1, self.retry.attempts)):

@@ -181,3 +181,17 @@ async def test_each_network_has_its_rest_host() -> None:
             assert http_base(await bybit.rest.base_url()) == host
         finally:
             await bybit.close()
+
+
+async def test_demo_reads_market_data_from_mainnet_and_the_account_from_demo() -> None:
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return ok({"list": [{}]})
+
+    async with RestClient("https://api-demo.bybit.com", public_base_url="https://api.bybit.com",
+                          credentials=Credentials(KEY, SECRET), transport=httpx.MockTransport(handler)) as c:
+        await c.tickers("linear", "BTCUSDT")
+        await c.wallet_balance()
+    assert hosts == ["api.bybit.com", "api-demo.bybit.com"]
