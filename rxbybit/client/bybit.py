@@ -275,7 +275,7 @@ class Bybit:
         if self._rest is None:
             if self._closed:
                 raise RuntimeError("this Bybit client is closed; create a new one")
-            public = REST_HOSTS["mainnet"] if self.network_name == "demo" else None  # demo has no market data
+            public = REST_HOSTS["mainnet"] if self.network_name == "demo" else None  # demo streams mainnet market data
             self._rest = RestClient(self._rest_base, public_base_url=public, credentials=self._pool.credentials)
         return self._rest
 

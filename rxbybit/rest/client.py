@@ -65,8 +65,8 @@ class RestClient:
     """Bybit V5 REST reads (public market data, and the signed account reads) for one base URL.
 
     ``base_url`` is a URL (``https://api.bybit.com``) or a coroutine function that gives one;
-    ``public_base_url``, if given, serves the unsigned market reads instead (Bybit's demo trading
-    keeps accounts on ``api-demo`` while market data is mainnet's). ``transport`` replaces
+    ``public_base_url``, if given, serves the unsigned market reads instead (Bybit's demo network
+    keeps accounts on ``api-demo`` and streams mainnet's market data). ``transport`` replaces
     httpx's network transport (tests hand in a mock). Close it with
     :meth:`close` (or ``async with``).
     """
