@@ -103,6 +103,15 @@ class FaultProxy:
             self._server.close()
             await self._server.wait_closed()
 
+    def outage(self, seconds: float) -> int:
+        """Cut every connection and refuse new ones for ``seconds``; returns connections cut."""
+        if not 0 < seconds <= 600:
+            raise ValueError(f"an outage lasts (0, 600] seconds, not {seconds!r}")
+        self._refuse_until = asyncio.get_running_loop().time() + seconds
+        self.stats.outages += 1
+        self.stats.outage_s += seconds
+        return self.cut_all()
+
     def cut_all(self) -> int:
         """Cut every open connection now; returns how many."""
         links = [link for link in self._links_list if not link.closed]
