@@ -183,6 +183,7 @@ async def test_thousand_concurrent_requests_are_correlated(sim: Simulator) -> No
     async with Simulator(seed=5, rate_limit=100_000, speed=1.0) as big, \
             fast_client(big, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
             bybit.trade.timeout = 60.0  # a loaded 2-core CI machine may take a while for 1,000 orders
+            bybit.trade.recv_window_ms = 60_000  # ... longer than Bybit's default 5 s freshness window
             bid, _ = await best(bybit)
             price = f"{round(bid * 0.5, 1)}"
             links = [f"c-{i}" for i in range(1000)]
