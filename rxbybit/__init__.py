@@ -22,18 +22,36 @@ _LAZY = {
     "allow_nested": "rxbybit.client",
     "run": "rxbybit.client",
     "wait": "rxbybit.client",
+    "dataset": "rxbybit.recordings",
+    "DatasetWriter": "rxbybit.recordings",
 }
 _SUBMODULES = (
     "errors", "protocol", "display", "ops", "frames", "widgets", "sim", "client", "transport", "gateway",
+    "recordings",
 )
 
 if TYPE_CHECKING:
     from . import display, errors, frames, ops, protocol, sim, widgets
     from .client import Bybit, Health, Provenance, Stream, allow_nested, run, wait
+    from .recordings import DatasetWriter, dataset
 
 __all__ = [
-    "Bybit", "Health", "Provenance", "Stream", "__version__",
-    "allow_nested", "display", "errors", "frames", "ops", "protocol", "run", "sim", "wait",
+    "Bybit",
+    "DatasetWriter",
+    "Health",
+    "Provenance",
+    "Stream",
+    "__version__",
+    "allow_nested",
+    "dataset",
+    "display",
+    "errors",
+    "frames",
+    "ops",
+    "protocol",
+    "run",
+    "sim",
+    "wait",
     "widgets",
 ]
 
