@@ -49,9 +49,10 @@ async def hostile_client(gateway: Gateway, seed: int, count: int, codes: collect
     sent = 0
     while sent < count:
         try:
-            ws = await connect(gateway.url, max_size=2**22)
-        except InvalidStatus:
+            ws = await connect(gateway.url, max_size=2**22, open_timeout=scaled(60))
+        except (InvalidStatus, TimeoutError, OSError):
             codes["refused at connect"] += 1
+            assert codes["refused at connect"] < 100, "the gateway keeps refusing connections"
             continue
         replies = [0]
         reader = asyncio.create_task(_read(ws, codes, replies))
