@@ -153,7 +153,8 @@ class Session:
         elif req.path == SYMBOLS:
             self._subscribe(req, SYMBOLS, lambda: self.hub.symbols(self))
         elif req.path == NOTIFICATIONS:
-            await self._need_auth(req)
+            identity = await self._need_auth(req)
+            self._need_working_keys(req, identity)
             self._subscribe_private(req, NOTIFICATIONS, lambda who: self.hub.notifications(who, self))
         elif req.path == PROFILE:
             identity = await self._need_auth(req)
@@ -278,6 +279,10 @@ class Session:
             raise GatewayError(ErrorCode.NO_CREDENTIALS,
                                f"{req.path} needs Bybit API keys, and user {identity.user!r} has none on this "
                                "gateway", req.path, req.id)
+        self._need_working_keys(req, identity)
+
+    def _need_working_keys(self, req: Request, identity: Identity) -> None:
+        """Refuse at once, saying why, while Bybit refuses this user's keys (until they change)."""
         failed = self.hub.login_error(identity)
         if failed is not None:
             raise GatewayError(ErrorCode.UPSTREAM_ERROR, str(failed), req.path, req.id)

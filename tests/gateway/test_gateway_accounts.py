@@ -91,6 +91,8 @@ async def test_wrong_keys_are_reported_on_every_request_until_they_are_fixed(gat
         assert later["code"] == ErrorCode.UPSTREAM_ERROR and "refused the API keys" in later["message"], later
         profile = await c.request("/user/profile")
         assert profile["code"] == ErrorCode.UPSTREAM_ERROR and "set-keys" in profile["message"], profile
+        notes = await c.request("/user/notifications")
+        assert notes["code"] == ErrorCode.UPSTREAM_ERROR and "refused the API keys" in notes["message"], notes
         # the operator fixes the keys: the next request logs in again, and works
         store.set_keys("alice", ALICE_KEY, ALICE_SECRET)
         again = await c.request("/external", {"op": "subscribe", "args": ["order"]})
