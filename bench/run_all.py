@@ -5,7 +5,7 @@ machine), prints its own detailed output, and appends its headline rows to a res
 (``--results``, see ``_report.py``); the table at the end gathers them all. A script that
 fails, or does not write rows, says so in the table instead of hiding.
 
-    .venv/bin/python bench/run_all.py            # every benchmark at its default size
+    .venv/bin/python bench/run_all.py            # every benchmark at the issues' sizes (about an hour)
     .venv/bin/python bench/run_all.py --quick    # smaller runs (a few minutes in all)
     .venv/bin/python bench/run_all.py --only protocol,sim
 """
@@ -23,16 +23,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-BENCHES: list[tuple[str, str, list[str]]] = [
-    # name, script, arguments of the quick run
-    ("protocol", "bench_protocol.py", ["--deltas", "30000", "--frames", "15000", "--rounds", "3", "--budget", "0.4"]),
-    ("client", "bench_client.py", ["--burst", "20000", "--latency-seconds", "2", "--sources", "replay"]),
-    ("sim", "bench_sim.py", ["--deltas", "20000", "--deltas-100", "1500", "--rounds", "2"]),
-    ("memory", "bench_memory.py", ["--minutes", "1", "--books", "100"]),
-    ("frames", "bench_frames.py", ["--rows", "2000000", "--item-rows", "300000", "--seconds", "2"]),
-    ("trade", "bench_trade.py", ["--orders", "500"]),
-    ("gateway", "bench_gateway.py", []),
-    ("rest", "bench_rest.py", []),
+BENCHES: list[tuple[str, str, list[str], list[str]]] = [
+    # name, script, arguments of the full run (issue sizes), arguments of the quick run
+    ("protocol", "bench_protocol.py", [], ["--deltas", "30000", "--frames", "15000", "--rounds", "3"]),
+    ("client", "bench_client.py", [], ["--burst", "20000", "--latency-seconds", "2", "--sources", "replay"]),
+    ("sim", "bench_sim.py", [], ["--deltas", "20000", "--deltas-100", "1500", "--rounds", "2"]),
+    ("memory", "bench_memory.py", ["--minutes", "10"], ["--minutes", "1"]),
+    ("frames", "bench_frames.py", [], ["--rows", "2000000", "--item-rows", "300000", "--seconds", "2"]),
+    ("trade", "bench_trade.py", [], ["--orders", "500"]),
+    ("gateway", "bench_gateway.py", ["--clients", "1000"], ["--clients", "300", "--seconds", "5"]),
+    ("gateway5k", "bench_gateway.py", ["--clients", "5000"], ["--clients", "1000", "--seconds", "5"]),
+    ("hostile", "bench_gateway_hostile.py", [], ["--connections", "50", "--requests", "5000", "--names", "2000"]),
+    ("chaos", "bench_chaos.py", [], ["--seconds", "60"]),
+    ("rest", "bench_rest.py", [], ["--n", "200"]),
 ]
 
 
@@ -48,7 +51,7 @@ def main() -> int:
 
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, script, quick in BENCHES:
+        for name, script, full, quick in BENCHES:
             if only and name not in only:
                 continue
             path = HERE / script
@@ -56,7 +59,7 @@ def main() -> int:
                 rows.append({"bench": name, "what": f"{script} not found", "value": None})
                 continue
             out = Path(tmp) / f"{name}.jsonl"
-            cmd = [sys.executable, str(path), *(quick if args.quick else [])]
+            cmd = [sys.executable, str(path), *(quick if args.quick else full)]
             takes_results = "--results" in path.read_text()
             if takes_results:
                 cmd += ["--results", str(out)]
