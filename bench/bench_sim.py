@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_results_arg, record
+from _report import record
 
 from rxbybit.sim import Simulator
 
@@ -150,7 +150,7 @@ async def main() -> None:
     parser.add_argument("--deltas", type=int, default=50_000, help="deltas pushed to 1 subscriber")
     parser.add_argument("--deltas-100", type=int, default=3_000, help="deltas pushed to 100 subscribers")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of both cases, best kept")
-    add_results_arg(parser)
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
     one = each = one_cpu = each_cpu = 0.0
     for _ in range(args.rounds):

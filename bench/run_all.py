@@ -28,7 +28,7 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("protocol", "bench_protocol.py", [], ["--deltas", "30000", "--frames", "15000", "--rounds", "3"]),
     ("client", "bench_client.py", [], ["--burst", "20000", "--latency-seconds", "2", "--sources", "replay"]),
     ("sim", "bench_sim.py", [], ["--deltas", "20000", "--deltas-100", "1500", "--rounds", "2"]),
-    ("memory", "bench_memory.py", ["--minutes", "10"], ["--minutes", "1"]),
+    ("memory", "bench_memory.py", ["--minutes", "10"], ["--minutes", "2"]),
     ("frames", "bench_frames.py", [], ["--rows", "2000000", "--item-rows", "300000", "--seconds", "2"]),
     ("trade", "bench_trade.py", [], ["--orders", "500"]),
     ("gateway", "bench_gateway.py", ["--clients", "1000"], ["--clients", "300", "--seconds", "5"]),
