@@ -22,6 +22,10 @@ _LAZY = {
     "allow_nested": "rxbybit.client",
     "run": "rxbybit.client",
     "wait": "rxbybit.client",
+    "Recorder": "rxbybit.recording",
+    "Replay": "rxbybit.recording",
+    "record": "rxbybit.recording",
+    "replay": "rxbybit.recording",
 }
 _SUBMODULES = (
     "errors", "protocol", "display", "ops", "frames", "widgets", "sim", "client", "transport", "gateway",
@@ -30,10 +34,11 @@ _SUBMODULES = (
 if TYPE_CHECKING:
     from . import display, errors, frames, ops, protocol, sim, widgets
     from .client import Bybit, Health, Provenance, Stream, allow_nested, run, wait
+    from .recording import Recorder, Replay, record, replay
 
 __all__ = [
-    "Bybit", "Health", "Provenance", "Stream", "__version__",
-    "allow_nested", "display", "errors", "frames", "ops", "protocol", "run", "sim", "wait",
+    "Bybit", "Health", "Provenance", "Recorder", "Replay", "Stream", "__version__",
+    "allow_nested", "display", "errors", "frames", "ops", "protocol", "record", "replay", "run", "sim", "wait",
     "widgets",
 ]
 

@@ -29,7 +29,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rxbybit.gateway": ("rxbybit.client", "rxbybit.transport", "rxbybit.protocol"),
 }
 """Layer -> what it may import besides itself and :data:`BASE`. Modules outside these layers
-(``rxbybit/__init__.py``, ``cli.py``, ``demo.py``, ``tools.py``) are applications: they may import
+(``rxbybit/__init__.py``, ``cli.py``, ``demo.py``, ``tools.py``, ``recording.py``) are applications: they may import
 anything."""
 
 

@@ -10,6 +10,7 @@ emissions happen on the event loop thread.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from ..protocol.signing import Credentials
 from ..protocol.ticker import Ticker
 from ..transport import BackoffPolicy, Connection
 from .health import Health, HealthMonitor
-from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
+from .pool import DEFAULT_NETWORK_ENV, ConnectionPool, NetworkSource
 from .router import TopicEntry, TopicRouter
 from .stream import Provenance, Stream
 from .streams import Fanout
@@ -48,7 +49,7 @@ class Bybit:
 
     def __init__(
         self,
-        network: str | None = None,
+        network: str | NetworkSource | None = None,
         *,
         api_key: str | None = None,
         api_secret: str | None = None,
@@ -67,18 +68,23 @@ class Bybit:
             pong_timeout=pong_timeout, sim_options=sim_options, simulated=simulated,
         )
         self._router = TopicRouter(
-            self._connection, self._pool.provenance, on_observer_error=self._observer_error,
+            self._connection, self._pool.origin, on_observer_error=self._observer_error,
             on_resync=self._on_resync, on_topic_error=self._on_topic_error,
         )
         self._monitor = HealthMonitor(self._pool, self._router, health_interval)
+        self._pool.on_end = self._source_ended
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
 
+    def _source_ended(self) -> None:
+        """The recording being replayed has ended: complete every stream, as :meth:`close` does."""
+        asyncio.get_running_loop().create_task(self.close())
+
     async def __aenter__(self) -> Bybit:
-        if self.network_name == "sim":
+        if self.network_name == "sim" or self._pool.source is not None:
             await self._pool.base_url()
         return self
 
@@ -105,8 +111,9 @@ class Bybit:
 
     @property
     def simulated(self) -> bool:
-        """True when the data is simulated: ``network="sim"``, or ``simulated=True`` for a base URL
-        that points at a standalone ``rxbybit sim``. Frames and widgets label such data."""
+        """True when the data is simulated: ``network="sim"``, a base URL whose server announced itself
+        as the simulator in its handshake (known once connected), or ``simulated=True``. Frames and
+        widgets label such data."""
         return self._pool.simulated
 
     @property
@@ -175,7 +182,7 @@ class Bybit:
         fan = self._frame_taps.get(endpoint)
         if fan is None:
             fan = self._frame_taps[endpoint] = Fanout(f"frames[{endpoint}]", _nothing, _nothing,
-                                                      provenance=self.provenance)
+                                                      provenance=self._pool.origin)
             self._connection(endpoint).on_frame = fan.emit
         return fan.observable
 

@@ -11,7 +11,7 @@ import reactivex as rx
 import traitlets
 
 from ..display import RenderScheduler, esc
-from ..frames import LiveFrame, resolve_provenance
+from ..frames import LiveFrame
 from ..ops import to_ohlc
 from ..protocol import Candle
 from ._base import LiveWidget
@@ -63,8 +63,8 @@ class Candles(LiveWidget):
             self.frame = source
         else:
             stream = source.pipe(to_ohlc(freq)) if freq is not None else source
-            self.frame = LiveFrame(max_candles, key="start", provenance=resolve_provenance(stream, simulated=simulated),
-                                   name=title, scheduler=scheduler)
+            self.frame = LiveFrame(max_candles, key="start", simulated=simulated, name=title, scheduler=scheduler)
+            self.frame.label_from(stream)
             self._own(stream.subscribe(self._take, self.frame.on_error, self.frame.on_completed))
             self._binding.on_close(self.frame.close)
         self._label_from(self.frame, simulated)
