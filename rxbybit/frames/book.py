@@ -7,7 +7,7 @@ from typing import Any, Unpack
 import numpy as np
 import pandas as pd
 
-from ..display import titled_html
+from ..display import tidy, titled_html
 from ..protocol import BookView
 from ._base import FrameOptions, LiveBase
 
@@ -68,12 +68,12 @@ class BookFrame(LiveBase):
     @property
     def mid(self) -> float | None:
         """Mid price (None until both sides exist)."""
-        return self.view.mid if self.view else None
+        return tidy(self.view.mid) if self.view else None
 
     @property
     def spread(self) -> float | None:
         """Best ask minus best bid."""
-        return self.view.spread if self.view else None
+        return tidy(self.view.spread) if self.view else None
 
     @property
     def time(self) -> pd.Timestamp | None:
