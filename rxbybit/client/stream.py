@@ -116,11 +116,12 @@ def combined(*sources: object) -> ProvenanceSource:
     SIMULATED if any is simulated, else LIVE (asked afresh each time)."""
     origins = [origin_of(s) for s in sources]
     if all(isinstance(o, Provenance) for o in origins):
-        return _strongest([o for o in origins if isinstance(o, Provenance)])
-    return lambda: _strongest([o if isinstance(o, Provenance) else o() for o in origins])
+        return strongest([o for o in origins if isinstance(o, Provenance)])
+    return lambda: strongest([o if isinstance(o, Provenance) else o() for o in origins])
 
 
-def _strongest(found: list[Provenance]) -> Provenance:
+def strongest(found: list[Provenance]) -> Provenance:
+    """REPLAY if any is REPLAY, else SIMULATED if any is, else LIVE (the label of combined data)."""
     for p in (Provenance.REPLAY, Provenance.SIMULATED):
         if p in found:
             return p

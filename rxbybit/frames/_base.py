@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict, Unpack
 
+import pandas as pd
 import reactivex as rx
 from reactivex import abc
 from reactivex.disposable import Disposable
@@ -162,6 +163,16 @@ class LiveBase:
         if self._widget is not None:
             self._widget.close()
             self._widget = None
+
+    # ----------------------------------------------------------------------------- reading
+
+    @property
+    def df(self) -> pd.DataFrame:  # pragma: no cover - abstract
+        """The current state as a pandas DataFrame (every frame has one)."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     # ----------------------------------------------------------------------------- display
 

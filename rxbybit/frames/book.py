@@ -80,6 +80,10 @@ class BookFrame(LiveBase):
         """Exchange time of the newest view (UTC)."""
         return pd.Timestamp(self.view.ts, unit="ms", tz="UTC") if self.view else None
 
+    def __len__(self) -> int:
+        """Levels held (the configured ``levels``)."""
+        return self.levels
+
     @property
     def df(self) -> pd.DataFrame:
         """Top levels side by side: row ``i`` holds the ``i``-th best bid and ask (NaN past the end)."""

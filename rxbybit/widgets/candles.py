@@ -53,7 +53,8 @@ class Candles(LiveWidget):
         )
         self.figure = bqplot.Figure(
             marks=[self.mark],
-            axes=[bqplot.Axis(scale=x, label="time (UTC)"), bqplot.Axis(scale=y, side="left", tick_format=",.6~g")],
+            axes=[bqplot.Axis(scale=x, label="time (UTC)", tick_format="%H:%M:%S"),
+                  bqplot.Axis(scale=y, side="left", tick_format=",.6~g")],
             fig_margin={"top": 10, "bottom": 40, "left": 80, "right": 10},
             layout=ipywidgets.Layout(width="100%", height=height),
         )
@@ -71,6 +72,10 @@ class Candles(LiveWidget):
         self.max_candles = max_candles
         self._own(self.frame.add_listener(self._binding.changed))
         self._render()
+
+    def _describe(self) -> str:
+        name = self.title or self.frame.name
+        return f"{name!r} {self.candles} candles" if name else f"{self.candles} candles"
 
     def close(self) -> None:
         """Release subscriptions and close the chart's bqplot models too."""
