@@ -122,7 +122,9 @@ def test_notebook_is_stored_clean_and_defaults_to_the_simulator(name: str) -> No
         assert not cell.outputs and cell.execution_count is None, f"outputs are not cleared in cell {cell.id}"
     source = "\n".join(c.source for c in code)
     assert 'os.environ.get("RXBYBIT_NETWORK", "sim")' in source
-    assert "close()" in code[-1].source, "the last cell closes the client"
+    assert "close()" in code[-1].source and code[-1].source.startswith("STOP = False"), \
+        "the last cell is the cleanup, off unless STOP = True: Run All leaves every view live"
+    assert sum("close()" in c.source for c in code) == 1, "nothing but the guarded cleanup closes the client"
     assert "asyncio.run(" not in source, "the kernel's loop is already running: no asyncio.run in notebooks"
 
 
