@@ -17,6 +17,8 @@ import os
 import sys
 from typing import Any
 
+import platformdirs
+
 from ..protocol import topics as T
 from ..protocol.endpoints import validate_category
 from .auth import TokenVerifier
@@ -25,7 +27,8 @@ from .users import StoreVerifier, UserStore
 
 DB_ENV = "RXBYBIT_GATEWAY_DB"
 JWT_ENV = "RXBYBIT_GATEWAY_JWT_SECRET"
-DEFAULT_DB = "rxbybit-gateway.db"
+DEFAULT_DB = os.path.join(platformdirs.user_data_dir("rxbybit", appauthor=False), "gateway.db")
+"""The user database's default place: the user's data directory, never the current directory."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 add_gateway_arguments = add_arguments
+
+
+def _db_path(path: str) -> str:
+    """``path``, with its directory made when it is the default one in the user's data directory."""
+    if path == DEFAULT_DB:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
 
 
 def _db_option(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -105,7 +115,7 @@ run_gateway = run
 
 
 def _users(args: argparse.Namespace) -> int:
-    store = UserStore(args.db)
+    store = UserStore(_db_path(args.db))
     try:
         if args.users_command == "add":
             secret = args.api_secret
@@ -138,7 +148,7 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def _verifier(args: argparse.Namespace) -> TokenVerifier:
-    store = UserStore(args.db)
+    store = UserStore(_db_path(args.db))
     if args.jwt_secret_env:
         secret = os.environ.get(args.jwt_secret_env)
         if not secret:

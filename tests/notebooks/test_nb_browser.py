@@ -153,7 +153,7 @@ async def _run_all(page: Page) -> None:
     """Run > Run All Cells, as a user would."""
     await page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").click()
     await page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    await page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").click()
+    await page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
 
 
 async def _all_cells_ran(page: Page, timeout: float) -> None:
