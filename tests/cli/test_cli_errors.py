@@ -43,5 +43,5 @@ def test_the_gateway_database_lives_in_the_users_data_directory() -> None:
     from rxbybit.gateway import cli as gateway_cli
 
     assert os.path.isabs(gateway_cli.DEFAULT_DB)
-    assert not os.path.dirname(gateway_cli.DEFAULT_DB) == os.getcwd()
+    assert os.path.dirname(gateway_cli.DEFAULT_DB) != os.getcwd()
     assert "rxbybit" in gateway_cli.DEFAULT_DB
