@@ -1,6 +1,7 @@
 """Display plumbing under every live view: the render scheduler, live widget binding, cells, HTML.
 
-Frames and widgets build on these; nothing here knows about streams, frames or Bybit.
+Frames and widgets build on these; nothing here knows about streams, frames or Bybit. The render
+scheduler is public: docs/live-views.md shows a custom live view built on it.
 
 * :class:`RenderScheduler` / :class:`RenderJob`: the one global, rate-capped refresh every live
   view goes through (:func:`get_render_scheduler`, :func:`set_render_scheduler`); with no running
