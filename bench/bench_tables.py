@@ -124,7 +124,8 @@ def main() -> None:
     base = results[0]["cpu_s"]
     print(f"{args.rate:,} msgs/s for {args.seconds} s, {args.fps} renders/s "
           f"({args.rate * args.seconds:,} trades, {args.seconds * args.fps} renders per case)")
-    print(f"{'case':<28} {'CPU s':>7} {'render ms/s':>12} {'ms/render':>10} {'% of a core':>12} {'KB/s to browser':>16}")
+    print(f"{'case':<28} {'CPU s':>7} {'render ms/s':>12} {'ms/render':>10} {'% of a core':>12} "
+          f"{'KB/s to browser':>16}")
     for r in results:
         extra = max(0.0, r["cpu_s"] - base)
         per_s = extra / args.seconds * 1000
