@@ -22,23 +22,45 @@ _LAZY = {
     "allow_nested": "rxbybit.client",
     "run": "rxbybit.client",
     "wait": "rxbybit.client",
-    "Recorder": "rxbybit.recording",
-    "Replay": "rxbybit.recording",
-    "record": "rxbybit.recording",
-    "replay": "rxbybit.recording",
+    "dataset": "rxbybit.recordings",
+    "DatasetWriter": "rxbybit.recordings",
+    "Recorder": "rxbybit.playback",
+    "Replay": "rxbybit.playback",
+    "record": "rxbybit.playback",
+    "replay": "rxbybit.playback",
 }
 _SUBMODULES = (
     "errors", "protocol", "display", "ops", "frames", "widgets", "sim", "client", "transport", "gateway",
+    "recordings",
 )
 
 if TYPE_CHECKING:
     from . import display, errors, frames, ops, protocol, sim, widgets
     from .client import Bybit, Health, Provenance, Stream, allow_nested, run, wait
-    from .recording import Recorder, Replay, record, replay
+    from .playback import Recorder, Replay, record, replay
+    from .recordings import DatasetWriter, dataset
 
 __all__ = [
-    "Bybit", "Health", "Provenance", "Recorder", "Replay", "Stream", "__version__",
-    "allow_nested", "display", "errors", "frames", "ops", "protocol", "record", "replay", "run", "sim", "wait",
+    "Bybit",
+    "DatasetWriter",
+    "Health",
+    "Provenance",
+    "Recorder",
+    "Replay",
+    "Stream",
+    "__version__",
+    "allow_nested",
+    "dataset",
+    "display",
+    "errors",
+    "frames",
+    "ops",
+    "protocol",
+    "record",
+    "replay",
+    "run",
+    "sim",
+    "wait",
     "widgets",
 ]
 

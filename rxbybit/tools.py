@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import os
 import sys
 import time
@@ -77,7 +78,9 @@ def add_tail_arguments(parser: argparse.ArgumentParser) -> None:
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``rxbybit record``."""
     parser.add_argument("topics", nargs="+", help="topics to record (all on one --category socket)")
-    parser.add_argument("-o", "--output", required=True, help="JSONL file to write")
+    parser.add_argument("-o", "--output", required=True, help="JSONL file (with --format parquet: a directory)")
+    parser.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl",
+                        help="jsonl (default) or parquet: a Hive-partitioned dataset, see docs/dataset.md")
     _common(parser)
 
 
@@ -111,19 +114,24 @@ async def tail(network: str, topic: str, category: Any, count: int | None, durat
 
 
 async def record(network: str, topics: list[str], category: Any, path: str, count: int | None,
-                 duration: float | None) -> int:
-    """Write every raw frame of ``topics`` to ``path`` as JSONL; return how many were written."""
+                 duration: float | None, fmt: str = "jsonl") -> int:
+    """Write every raw frame of ``topics`` to ``path`` as JSONL (or a Parquet dataset); return how many."""
     for t in topics:
         parse(t, category)
     written = 0
     done = asyncio.Event()
     url_path = ENDPOINT_PATHS[category]
-    with open(path, "w", encoding="utf-8") as fh:
+    if fmt == "parquet":
+        from .recordings import DatasetWriter  # pyarrow is loaded only for datasets
+    with open(path, "w", encoding="utf-8") if fmt == "jsonl" else DatasetWriter(path) as fh:
         async with Bybit(network) as bybit:
             def write(frame: str | bytes) -> None:
                 nonlocal written
-                text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-                fh.write(dumps({"t": time.time(), "path": url_path, "frame": text}) + "\n")
+                if isinstance(fh, io.TextIOBase):
+                    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                    fh.write(dumps({"t": time.time(), "path": url_path, "frame": text}) + "\n")
+                elif not fh.write(url_path, frame, time.time()):  # a dataset skips control frames
+                    return
                 written += 1
                 if count is not None and written >= count:
                     done.set()
@@ -163,8 +171,8 @@ def run_record(args: argparse.Namespace) -> int:
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder):
         return usage_error("record", f"-o {args.output}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or os.path.isdir(args.output):
+    if not os.access(folder, os.W_OK) or (args.format == "jsonl" and os.path.isdir(args.output)):
         return usage_error("record", f"-o {args.output}: cannot write a file there")
-    n = run(record(args.network, args.topics, args.category, args.output, args.count, args.duration))
+    n = run(record(args.network, args.topics, args.category, args.output, args.count, args.duration, args.format))
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0 if n else 1

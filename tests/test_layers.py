@@ -27,9 +27,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                         "rxbybit.client.health", "rxbybit.protocol"),
     "rxbybit.sim": ("rxbybit.protocol", "rxbybit.transport.ws_internals"),
     "rxbybit.gateway": ("rxbybit.client", "rxbybit.transport", "rxbybit.protocol"),
+    "rxbybit.recordings": ("rxbybit.client", "rxbybit.protocol", "rxbybit.sim.replay"),
 }
 """Layer -> what it may import besides itself and :data:`BASE`. Modules outside these layers
-(``rxbybit/__init__.py``, ``cli.py``, ``demo.py``, ``tools.py``, ``recording.py``) are applications: they may import
+(``rxbybit/__init__.py``, ``cli.py``, ``demo.py``, ``tools.py``, ``playback.py``) are applications: they may import
 anything."""
 
 

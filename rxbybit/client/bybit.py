@@ -11,8 +11,8 @@ emissions happen on the event loop thread.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +23,8 @@ from ..protocol.signing import Credentials
 from ..protocol.ticker import Ticker
 from ..transport import BackoffPolicy, Connection
 from .health import Health, HealthMonitor
+from .lifecycle import OwnedRouter, Parts, adopt
 from .pool import DEFAULT_NETWORK_ENV, ConnectionPool, NetworkSource
-from .router import TopicEntry, TopicRouter
 from .stream import Provenance, Stream
 from .streams import Fanout
 from .trade import TradeClient
@@ -67,21 +67,22 @@ class Bybit:
             network, credentials=credentials, backoff=backoff, ping_interval=ping_interval,
             pong_timeout=pong_timeout, sim_options=sim_options, simulated=simulated,
         )
-        self._router = TopicRouter(
-            self._connection, self._pool.origin, on_observer_error=self._observer_error,
-            on_resync=self._on_resync, on_topic_error=self._on_topic_error,
+        # the sockets call the parts, never this object: a dropped client can be collected (and closed)
+        self._parts = parts = Parts(self._pool)
+        self._router = parts.router = OwnedRouter(
+            parts.connection, self._pool.origin, on_observer_error=parts.observer_error,
+            on_resync=parts.resync, on_topic_error=parts.topic_error,
         )
-        self._monitor = HealthMonitor(self._pool, self._router, health_interval)
-        self._pool.on_end = self._source_ended
+        self._monitor = parts.monitor = HealthMonitor(self._pool, self._router, health_interval)
+        me = weakref.ref(self)  # weak, like the parts: the pool must not keep a dropped client alive
+        self._pool.on_end = lambda: _source_ended(me)
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
         self._closed = False
+        self._settings = (self._pool.network_name, api_key)
+        adopt(self, parts, self._settings, self.__repr__)
 
     # ------------------------------------------------------------------ lifecycle
-
-    def _source_ended(self) -> None:
-        """The recording being replayed has ended: complete every stream, as :meth:`close` does."""
-        asyncio.get_running_loop().create_task(self.close())
 
     async def __aenter__(self) -> Bybit:
         if self.network_name == "sim" or self._pool.source is not None:
@@ -96,6 +97,7 @@ class Bybit:
         if self._closed:
             return
         self._closed = True
+        self._parts.closed = True
         self._router.close()
         self._monitor.close()
         for fan in self._frame_taps.values():
@@ -112,8 +114,8 @@ class Bybit:
     @property
     def simulated(self) -> bool:
         """True when the data is simulated: ``network="sim"``, a base URL whose server announced itself
-        as the simulator in its handshake (known once connected), or ``simulated=True``. Frames and
-        widgets label such data."""
+        as the simulator in its handshake (known once connected), a replay, or ``simulated=True``.
+        Frames and widgets label such data."""
         return self._pool.simulated
 
     @property
@@ -218,7 +220,7 @@ class Bybit:
     def trade(self) -> TradeClient:
         """Order entry over Bybit's WS trade API (``/v5/trade``), on this client's connection pool."""
         if self._trade is None:
-            self._trade = TradeClient(self._pool)
+            self._trade = self._parts.trade = TradeClient(self._pool)
         return self._trade
 
     # ------------------------------------------------------------------ health
@@ -246,27 +248,15 @@ class Bybit:
     # ------------------------------------------------------------------ wiring
 
     def _connection(self, endpoint: T.Endpoint) -> Connection:
-        return self._pool.connection(
-            endpoint,
-            on_event=functools.partial(self._router.route, endpoint),
-            on_topic_error=functools.partial(self._router.topic_error, endpoint),
-            on_state=self._on_state,
-            on_subscriptions=self._monitor.subscriptions_changed,
-        )
-
-    def _on_state(self, conn: Connection) -> None:
-        if not self._closed:
-            self._monitor.publish()
-
-    def _on_resync(self, entry: TopicEntry) -> None:
-        self._monitor.publish()
-
-    def _on_topic_error(self, name: str, exc: Exception) -> None:
-        self._monitor.topic_error(name, exc)
-
-    def _observer_error(self, name: str, exc: BaseException) -> None:
-        self._monitor.observer_error(name, exc)
+        return self._parts.connection(endpoint)
 
 
 def _nothing() -> None:
     """A tap's source needs no start or stop: the socket feeds it."""
+
+
+def _source_ended(client: weakref.ref[Bybit]) -> None:
+    """The recording being replayed has ended: complete every stream, as :meth:`Bybit.close` does."""
+    bybit = client()
+    if bybit is not None:
+        asyncio.get_running_loop().create_task(bybit.close())

@@ -109,3 +109,16 @@ async def test_the_replay_server_of_rxbybit_sim_announces_a_replay(tmp_path: Pat
         trades = bybit.trades("BTCUSDT")
         await asyncio.wait_for(trades.pipe(rx_ops.take(1)), scaled(15))
         assert trades.provenance is rb.Provenance.REPLAY and bybit.simulated
+
+
+async def test_a_parquet_dataset_replays_through_the_same_entry_point(tmp_path: Path) -> None:
+    from rxbybit.recordings import DatasetWriter
+
+    with DatasetWriter(tmp_path / "ds") as writer:
+        for i in range(6):
+            writer.write("/v5/public/linear", _trade_frame(i), 1000.0 + i * 0.01)
+    replay = rb.replay(tmp_path / "ds", speed=0)
+    assert len(replay.records) == 6
+    async with rb.Bybit(network=replay) as bybit:
+        got = await asyncio.wait_for(bybit.trades("BTCUSDT").pipe(rx_ops.to_list()), scaled(20))
+    assert [t.trade_id for t in got] == [f"t-{i}" for i in range(6)]

@@ -35,8 +35,8 @@ from .protocol.json_codec import dumps
 from .protocol.topics import parse
 from .sim.replay import Recorded, ReplayServer, load_recording
 
-RecordingSource = str | Path | Iterable[str]
-"""A recording: a file path, or its lines."""
+RecordingSource = str | Path | Iterable[str] | list[Recorded]
+"""A recording: a file path, its lines, or recorded frames (a Parquet dataset's ``records()``)."""
 
 
 class _Player(ReplayServer):
@@ -87,8 +87,11 @@ class Replay:
         if speed < 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed!r}")
         self.source = source
-        self.records = load_recording(source)
-        """The frames of the recording, oldest first."""
+        if isinstance(source, list) and all(isinstance(r, Recorded) for r in source):
+            self.records: list[Recorded] = [r for r in source if isinstance(r, Recorded)]
+        else:
+            self.records = load_recording(source)  # type: ignore[arg-type]  # lines or a path
+        # (self.records: the frames of the recording, oldest first)
         self.speed = speed
         self._autostart = start
         self._go: asyncio.Event | None = None
@@ -150,15 +153,30 @@ class Replay:
         await self._events()[1].wait()
 
 
-PLAYERS: dict[str, Callable[..., Replay]] = {".jsonl": Replay, ".json": Replay, "lines": Replay}
-"""Players by file suffix (``"lines"``: an iterable of JSONL lines). Register others here."""
+def _dataset(path: Path, *, speed: float = 1.0, start: bool = True) -> Replay:
+    from .recordings import dataset  # needs the 'dataset' extra (pyarrow, duckdb)
+
+    ds = dataset(path)
+    try:
+        records = ds.records()
+    finally:
+        ds.close()
+    replay = Replay(records, speed=speed, start=start)
+    replay.source = path
+    return replay
+
+
+PLAYERS: dict[str, Callable[..., Replay]] = {".jsonl": Replay, ".json": Replay, "lines": Replay, "dir": _dataset}
+"""Players by file suffix (``"lines"``: an iterable of JSONL lines; ``"dir"``: a Parquet dataset
+written by ``rxbybit record --format parquet``). Register others here."""
 
 
 def replay(source: RecordingSource, *, speed: float = 1.0, start: bool = True) -> Replay:
     """A recording as a network for ``rb.Bybit(network=...)``, labelled REPLAY.
 
     Args:
-        source: a JSONL recording (path) as :class:`Recorder` or ``rxbybit record`` write it, or its lines.
+        source: a JSONL recording (path) as :class:`Recorder` or ``rxbybit record`` write it, its lines,
+            or a Parquet dataset directory (``rxbybit record --format parquet``).
         speed: 1 plays in recorded time, 10 ten times faster, 0 as fast as possible.
         start: False holds the playback until ``await replay.start()``.
 
@@ -170,9 +188,9 @@ def replay(source: RecordingSource, *, speed: float = 1.0, start: bool = True) -
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"no recording at {str(path)!r}")
-        player = PLAYERS.get(path.suffix.lower())
+        player = PLAYERS.get("dir" if path.is_dir() else path.suffix.lower())
         if player is None:
-            kinds = ", ".join(k for k in PLAYERS if k != "lines")
+            kinds = ", ".join(k if k != "dir" else "a Parquet dataset directory" for k in PLAYERS if k != "lines")
             raise ValueError(f"cannot replay {str(path)!r}: known kinds are {kinds}")
         return player(path, speed=speed, start=start)
     return PLAYERS["lines"](source, speed=speed, start=start)

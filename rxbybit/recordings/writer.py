@@ -1,0 +1,348 @@
+"""The dataset recorder: raw frames in, Hive-partitioned Parquet files out.
+
+:class:`DatasetWriter` takes each received frame (``write(path, frame, t)``), decodes the typed
+columns of its topic, and buffers rows per partition. Buffers become Parquet row groups when they
+reach ``row_group_rows`` or when all buffers together exceed ``max_buffered_rows`` (the largest is
+written first), so memory stays bounded however many symbols are recorded. A file is written under
+a hidden temporary name and renamed into place when it is closed: on rotation (``max_file_bytes``,
+``max_file_seconds``, a new UTC day) and on :meth:`DatasetWriter.close`. A killed recorder leaves
+only hidden ``.tmp`` files, which no reader picks up; what it loses is the rows of its open files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..protocol.endpoints import PATH_ENDPOINTS, Endpoint
+from ..protocol.json_codec import JSONDecodeError, loads
+from .layout import SCHEMAS, TEMP_SUFFIX, Kind, kind_of, safe_value, split_topic
+
+if TYPE_CHECKING:
+    from reactivex import abc
+
+    from ..client import Bybit
+
+log = logging.getLogger("rxbybit.recordings")
+
+Partition = tuple[str, str, str, str]
+"""``(category, topic, symbol, date)``."""
+
+
+def _f(x: Any) -> float | None:
+    try:
+        return float(x) if x is not None and x != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _i(x: Any) -> int | None:
+    try:
+        return int(x) if x is not None and x != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class _Open:
+    """One partition's buffer and its open (temporary) file."""
+
+    kind: Kind
+    directory: Path
+    columns: dict[str, list[Any]]
+    rows: int = 0
+    writer: pq.ParquetWriter | None = None
+    temp: Path | None = None
+    final: Path | None = None
+    opened: float = 0.0
+    file_rows: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+class DatasetWriter:
+    """Writes received Bybit frames to a Parquet dataset under ``root`` (see :mod:`rxbybit.recordings`).
+
+    Use it as a context manager, or call :meth:`close`: only closed files are part of the dataset.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, max_file_bytes: int = 64 << 20,
+                 max_file_seconds: float = 300.0, row_group_rows: int = 50_000, max_buffered_rows: int = 200_000,
+                 compression: str = "zstd", clock: Callable[[], float] = time.time) -> None:
+        if max_file_bytes <= 0 or max_file_seconds <= 0 or row_group_rows <= 0 or max_buffered_rows <= 0:
+            raise ValueError("max_file_bytes, max_file_seconds, row_group_rows and max_buffered_rows must be > 0")
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_file_bytes = max_file_bytes
+        self.max_file_seconds = max_file_seconds
+        self.row_group_rows = row_group_rows
+        self.max_buffered_rows = max_buffered_rows
+        self.compression = compression
+        self._clock = clock
+        self._open: dict[Partition, _Open] = {}
+        self._buffered = 0
+        self._last_check = clock()
+        self.frames = 0
+        """Frames stored so far."""
+        self.skipped = 0
+        """Frames not stored: control frames (acks, pongs) and frames that are not JSON objects."""
+        self.files: list[Path] = []
+        """Complete files written so far (renamed into place)."""
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return (f"<DatasetWriter {self.root} frames={self.frames} open_partitions={len(self._open)} "
+                f"buffered_rows={self._buffered} files={len(self.files)}>")
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows held in memory, not yet in a row group."""
+        return self._buffered
+
+    # ------------------------------------------------------------------ input
+
+    def write(self, path: str, frame: str | bytes, t: float | None = None) -> bool:
+        """Store one raw frame received on socket ``path`` at ``t`` (epoch s; now if None).
+
+        Returns False (and counts it in :attr:`skipped`) for frames without a topic.
+        """
+        if self.closed:
+            raise RuntimeError("this DatasetWriter is closed")
+        endpoint = PATH_ENDPOINTS.get(path)
+        if endpoint is None:
+            raise ValueError(f"unknown socket path {path!r}; expected one of {', '.join(PATH_ENDPOINTS)}")
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        try:
+            msg = loads(text)
+        except JSONDecodeError:
+            msg = None
+        topic = msg.get("topic") if isinstance(msg, dict) else None
+        if not isinstance(topic, str) or not topic:
+            self.skipped += 1
+            return False
+        assert isinstance(msg, dict)
+        now = self._clock() if t is None else t
+        ts = _i(msg.get("ts"))
+        day = dt.datetime.fromtimestamp((ts / 1000) if ts is not None else now, dt.UTC).strftime("%Y-%m-%d")
+        head, symbol = split_topic(topic, endpoint)
+        try:
+            key = (safe_value(endpoint), safe_value(head), safe_value(symbol), day)
+        except ValueError:
+            self.skipped += 1
+            log.warning("not recording topic %r: it cannot name a partition", topic)
+            return False
+        part = self._open.get(key)
+        if part is None:
+            part = self._partition(key)
+        added = _ROWS[part.kind](part.columns, msg, text, int(now * 1_000_000), ts)
+        part.rows += added
+        self._buffered += added
+        self.frames += 1
+        if part.rows >= self.row_group_rows:
+            self._flush(key, part)
+        if self._buffered > self.max_buffered_rows:
+            biggest = max(self._open.items(), key=lambda kv: kv[1].rows)
+            self._flush(*biggest)
+        if now - self._last_check >= 1.0:
+            self._last_check = now
+            self.rotate_due(now)
+        return True
+
+    def attach(self, bybit: Bybit, endpoint: Endpoint) -> abc.DisposableBase:
+        """Record every frame ``bybit`` receives on ``endpoint`` (dispose the result to stop)."""
+        from ..protocol.endpoints import endpoint_path
+
+        path = endpoint_path(endpoint)
+
+        def on_frame(frame: str | bytes) -> None:
+            self.write(path, frame)
+
+        return bybit.frames(endpoint).subscribe(on_frame)
+
+    # ------------------------------------------------------------------ files
+
+    def _partition(self, key: Partition) -> _Open:
+        category, head, symbol, day = key
+        directory = self.root / f"category={category}" / f"topic={head}" / f"symbol={symbol}" / f"date={day}"
+        kind = kind_of(head)
+        directory.mkdir(parents=True, exist_ok=True)
+        part = self._open[key] = _Open(kind, directory, {n: [] for n in SCHEMAS[kind].names})
+        # a new day for this stream closes yesterday's file
+        for other_key, other in list(self._open.items()):
+            if other_key[:3] == key[:3] and other_key[3] != day:
+                self._close_partition(other_key, other)
+        return part
+
+    def _flush(self, key: Partition, part: _Open) -> None:
+        if not part.rows:
+            return
+        schema = SCHEMAS[part.kind]
+        table = pa.Table.from_pydict(part.columns, schema=schema)
+        for values in part.columns.values():
+            values.clear()
+        self._buffered -= part.rows
+        part.rows = 0
+        if part.writer is None:
+            name = f"part-{int(self._clock() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
+            part.final = part.directory / name
+            part.temp = part.directory / f".{name}{TEMP_SUFFIX}"
+            part.writer = pq.ParquetWriter(part.temp, schema, compression=self.compression)
+            part.opened = self._clock()
+            part.file_rows = 0
+        part.writer.write_table(table)
+        part.file_rows += table.num_rows
+        assert part.temp is not None
+        if part.temp.stat().st_size >= self.max_file_bytes:
+            self._seal(part)
+
+    def _seal(self, part: _Open) -> None:
+        """Close the open file and rename it into place."""
+        writer, part.writer = part.writer, None
+        if writer is None:
+            return
+        writer.close()
+        assert part.temp is not None and part.final is not None
+        os.replace(part.temp, part.final)
+        self.files.append(part.final)
+        part.files.append(part.final)
+        part.temp = part.final = None
+
+    def _close_partition(self, key: Partition, part: _Open) -> None:
+        self._flush(key, part)
+        self._seal(part)
+        self._open.pop(key, None)
+
+    def rotate_due(self, now: float | None = None) -> None:
+        """Close files open longer than ``max_file_seconds`` (called by :meth:`write` about every second)."""
+        now = self._clock() if now is None else now
+        for key, part in list(self._open.items()):
+            started = part.opened if part.writer is not None else self._first_time(part) if part.rows else None
+            if started is not None and now - started >= self.max_file_seconds:
+                self._flush(key, part)
+                self._seal(part)
+
+    @staticmethod
+    def _first_time(part: _Open) -> float:
+        first = part.columns["recv_time"][0] if part.columns["recv_time"] else 0
+        return float(first) / 1_000_000
+
+    def flush(self) -> None:
+        """Close every open file into the dataset (buffers written first); recording may go on."""
+        for key, part in list(self._open.items()):
+            self._close_partition(key, part)
+
+    def close(self) -> None:
+        """Write everything buffered and close every file (idempotent)."""
+        if self.closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self.closed = True
+            for part in self._open.values():
+                if part.writer is not None:
+                    with contextlib.suppress(Exception):
+                        part.writer.close()
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------- rows per kind
+
+def _trades(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
+    data = msg.get("data")
+    items = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    if not items:
+        return _other(cols, msg, text, recv_us, ts)
+    for n, d in enumerate(items):
+        cols["recv_time"].append(recv_us)
+        cols["ts"].append(ts)
+        cols["frame"].append(text if n == 0 else None)
+        cols["trade_time"].append(_i(d.get("T")))
+        cols["trade_id"].append(None if d.get("i") is None else str(d.get("i")))
+        cols["side"].append(d.get("S") if isinstance(d.get("S"), str) else None)
+        cols["price"].append(_f(d.get("p")))
+        cols["size"].append(_f(d.get("v")))
+        cols["tick_direction"].append(d.get("L") if isinstance(d.get("L"), str) else None)
+        cols["block_trade"].append(d.get("BT") if isinstance(d.get("BT"), bool) else None)
+        cols["seq"].append(_i(d.get("seq")))
+    return len(items)
+
+
+def _levels(side: Any) -> tuple[list[float | None], list[float | None]]:
+    prices: list[float | None] = []
+    sizes: list[float | None] = []
+    if isinstance(side, list):
+        for level in side:
+            if isinstance(level, list | tuple) and len(level) >= 2:
+                prices.append(_f(level[0]))
+                sizes.append(_f(level[1]))
+    return prices, sizes
+
+
+def _book(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
+    data = msg.get("data")
+    d = data if isinstance(data, dict) else {}
+    bp, bs = _levels(d.get("b"))
+    ap, as_ = _levels(d.get("a"))
+    cols["recv_time"].append(recv_us)
+    cols["ts"].append(ts)
+    cols["frame"].append(text)
+    cols["type"].append(msg.get("type") if isinstance(msg.get("type"), str) else None)
+    cols["u"].append(_i(d.get("u")))
+    cols["seq"].append(_i(d.get("seq")))
+    cols["cts"].append(_i(msg.get("cts")))
+    cols["bid_prices"].append(bp)
+    cols["bid_sizes"].append(bs)
+    cols["ask_prices"].append(ap)
+    cols["ask_sizes"].append(as_)
+    return 1
+
+
+def _kline(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
+    data = msg.get("data")
+    items = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    if not items:
+        return _other(cols, msg, text, recv_us, ts)
+    for n, d in enumerate(items):
+        cols["recv_time"].append(recv_us)
+        cols["ts"].append(ts)
+        cols["frame"].append(text if n == 0 else None)
+        cols["start"].append(_i(d.get("start")))
+        cols["end"].append(_i(d.get("end")))
+        cols["interval"].append(None if d.get("interval") is None else str(d.get("interval")))
+        for name in ("open", "high", "low", "close", "volume", "turnover"):
+            cols[name].append(_f(d.get(name)))
+        cols["confirm"].append(d.get("confirm") if isinstance(d.get("confirm"), bool) else None)
+    return len(items)
+
+
+def _other(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
+    """One row holding the frame; the kind's other columns null (also trades/klines without items)."""
+    cols["recv_time"].append(recv_us)
+    cols["ts"].append(ts)
+    cols["frame"].append(text)
+    for name, values in cols.items():
+        if name not in ("recv_time", "ts", "frame"):
+            values.append(msg.get("type") if name == "type" and isinstance(msg.get("type"), str) else None)
+    return 1
+
+
+_ROWS: dict[Kind, Callable[[dict[str, list[Any]], dict[str, Any], str, int, int | None], int]] = {
+    "trades": _trades, "book": _book, "kline": _kline, "other": _other,
+}
