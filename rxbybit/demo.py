@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from rich.console import Console
 from rich.live import Live
@@ -171,6 +172,19 @@ def _quiet_logs() -> Iterator[None]:
         logger.propagate, logger.handlers = old[0], old[1]
 
 
+def simulator_tick(bybit: Bybit, category: str, symbol: str) -> str | None:
+    """The tick size of ``symbol`` from the embedded simulator's instrument table (None elsewhere).
+
+    The exchange's instrument info (REST) is the source on a real network; until the client has it,
+    decimals are grown from the prices seen."""
+    sim = bybit.simulator
+    universe = getattr(sim, "universe", None) if sim is not None else None
+    inst = universe.get(category, {}).get(symbol) if isinstance(universe, dict) else None
+    if inst is None:
+        return None
+    return str(Decimal(int(inst.tick)).scaleb(-int(inst.price_dec)))
+
+
 async def demo(
     network: str, symbol: str, category: str, depth: int, duration: float | None, fps: float, tty: bool,
     tick_size: str | None = None, console: Console | None = None,
@@ -179,6 +193,7 @@ async def demo(
     every subscription was rejected."""
     async with Bybit(network) as bybit:
         state = DemoState(symbol, bybit.network_name, bybit.simulated)
+        tick_size = tick_size if tick_size is not None else simulator_tick(bybit, category, symbol)
         if tick_size is not None:
             state.price_places, state.tick_given = decimals_of(tick_size), True
 

@@ -60,3 +60,8 @@ async def test_the_terminal_view_uses_the_alternate_screen() -> None:
     out = buf.getvalue()
     assert "\x1b[?1049h" in out and "\x1b[?1049l" in out, "entered and left the alternate screen"
     assert "SIMULATED" in out and state.updates > 0 and state.price_places == 1
+
+
+async def test_on_the_simulator_the_demo_takes_the_instruments_tick() -> None:
+    state = await asyncio.wait_for(demo("sim", "ETHUSDT", "linear", 50, 1.0, 8.0, False), scaled(20))
+    assert state.tick_given and state.price_places == 2  # ETHUSDT's tick is 0.01
