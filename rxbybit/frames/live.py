@@ -300,13 +300,17 @@ class LiveFrame(LiveBase):
         name = f"{self.name} " if self.name else ""
         return f"{name}{len(self)} rows (max {self.max_rows}{window}), last {when}{state}"
 
+    def _shown(self) -> pd.DataFrame:
+        """The rows a display shows: the newest ``display_rows``, newest first (like every live view)."""
+        return self.tail(self.display_rows).iloc[::-1]
+
     def __repr__(self) -> str:
-        body = self.tail(self.display_rows).to_string() if len(self) else "(no rows yet)"
-        return f"{self._tagged('LiveFrame')}: {self._header()}\n{body}"
+        body = self._shown().to_string() if len(self) else "(no rows yet)"
+        return f"{self._tagged('LiveFrame')}: {self._header()}, newest first\n{body}"
 
     def _repr_html_(self) -> str:
-        table = self.tail(self.display_rows).to_html(border=0) if len(self) else "<i>no rows yet</i>"
-        return titled_html("LiveFrame", self.label, f"LiveFrame {self._header()}", table)
+        table = self._shown().to_html(border=0) if len(self) else "<i>no rows yet</i>"
+        return titled_html("LiveFrame", self.label, f"LiveFrame {self._header()}, newest first", table)
 
 
 class _NoKey:

@@ -165,3 +165,13 @@ async def test_a_real_fill_on_the_simulator_gives_float_quantities(sim: Simulato
         assert df["execQty"].dtype == "float64" and df["execQty"].sum() == pytest.approx(0.02)
         assert pd.api.types.is_string_dtype(df["execId"]) and str(df.index.tz) == "UTC"
         fills.close()
+
+
+def test_frame_displays_are_newest_first_like_every_live_view() -> None:
+    tape = LiveFrame(10, display_rows=3)
+    tape.extend(trade(i, 100.0 + i) for i in range(5))
+    text = repr(tape)
+    assert "newest first" in text and text.index("104.0") < text.index("103.0") < text.index("102.0")
+    assert "101.0" not in text
+    html = tape._repr_html_()
+    assert html.index("104.0") < html.index("102.0")
