@@ -149,11 +149,27 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _stop(proc, lab)
 
 
-async def _run_all(page: Page) -> None:
-    """Run > Run All Cells, as a user would."""
-    await page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").click()
-    await page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    await page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+async def _run_all(page: Page, tries: int = 3) -> None:
+    """Run > Run All Cells, as a user would, once the kernel says it is idle.
+
+    A click made while the kernel is still connecting can run nothing (every prompt stays ``[ ]:``);
+    then the menu is used again, at most ``tries`` times, each given 20 s to start a cell."""
+    await expect(page.get_by_text(re.compile(r"\| Idle$"))).to_be_visible(timeout=60_000)
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
+    seen: list[str] = []
+    for _ in range(tries):
+        await page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").click()
+        await page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        item = page.locator(".lm-Menu-item", has_text="Run All Cells").filter(
+            has=page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True))
+        seen.append(str(await item.get_attribute("class")))
+        await item.click()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(t.strip() != "[ ]:" for t in await prompts.all_inner_texts()):
+                return
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"Run All Cells started no cell in {tries} tries (menu item classes: {seen})")
 
 
 async def _all_cells_ran(page: Page, timeout: float) -> None:
