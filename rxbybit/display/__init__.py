@@ -18,7 +18,7 @@ scheduler is public: docs/live-views.md shows a custom live view built on it.
 from .binding import LiveBinding, LiveHTML, live_html, mimebundle
 from .cells import CellProvider, Closable, set_cell_provider, track_cell
 from .html import BADGE_STYLES, badge, esc, titled_html
-from .numbers import decimals_of, fmt_number, places_for, tidy
+from .numbers import column_formatters, decimals_of, fmt_number, places_for, tidy
 from .scheduler import RenderJob, RenderScheduler, get_render_scheduler, set_render_scheduler
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "RenderJob",
     "RenderScheduler",
     "badge",
+    "column_formatters",
     "decimals_of",
     "esc",
     "fmt_number",

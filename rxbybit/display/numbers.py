@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 MAX_PLACES = 8
 """Most decimals ever shown (Bybit's finest tick and lot sizes)."""
@@ -67,3 +68,16 @@ def fmt_number(x: object, places: int | None = None, *, thousands: bool = True) 
     if places is None:
         return f"{x:{sep}.8g}" if isinstance(x, float) else f"{x:{sep}d}"
     return f"{x:{sep}.{places}f}"
+
+
+def column_formatters(columns: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """``to_html``/``to_string`` formatters for ``(name, values)`` pairs: each float column with the
+    fewest decimals that show all its values exactly, so the column lines up (``1.0`` and ``99999.26``
+    both get two decimals)."""
+    out: dict[str, Any] = {}
+    for name, values in columns:
+        if getattr(getattr(values, "dtype", None), "kind", "") != "f":
+            continue
+        places = places_for(float(v) for v in values)
+        out[name] = lambda v, p=places: fmt_number(v, p)
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from ..display import titled_html
+from ..display import column_formatters, titled_html
 from ..protocol import Candle
 from ._base import FrameOptions, LiveBase
 from ._schema import DTYPES, Schema, arrays_only, frame_column, infer, kind_of_array
@@ -305,12 +305,18 @@ class LiveFrame(LiveBase):
         return self.tail(self.display_rows).iloc[::-1]
 
     def __repr__(self) -> str:
-        body = self._shown().to_string() if len(self) else "(no rows yet)"
+        shown = self._shown()
+        body = shown.to_string(formatters=_fmts(shown)) if len(self) else "(no rows yet)"
         return f"{self._tagged('LiveFrame')}: {self._header()}, newest first\n{body}"
 
     def _repr_html_(self) -> str:
-        table = self._shown().to_html(border=0) if len(self) else "<i>no rows yet</i>"
+        shown = self._shown()
+        table = shown.to_html(border=0, formatters=_fmts(shown)) if len(self) else "<i>no rows yet</i>"
         return titled_html("LiveFrame", self.label, f"LiveFrame {self._header()}, newest first", table)
+
+
+def _fmts(df: pd.DataFrame) -> dict[str, Any]:
+    return column_formatters((str(c), df[c]) for c in df.columns)
 
 
 class _NoKey:

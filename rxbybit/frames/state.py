@@ -14,7 +14,7 @@ from typing import Any, Unpack
 import pandas as pd
 import reactivex as rx
 
-from ..display import titled_html
+from ..display import column_formatters, titled_html
 from ..protocol.orders import FINAL_STATUSES
 from ._base import FrameOptions, LiveBase
 from ._schema import column, frame_column
@@ -116,11 +116,17 @@ class StateFrame(LiveBase):
         return len(self.rows)
 
     def __repr__(self) -> str:
-        return f"{self._tagged('StateFrame')} {self.name} ({len(self)} rows)\n{self.df.to_string()}"
+        df = self.df
+        return f"{self._tagged('StateFrame')} {self.name} ({len(self)} rows)\n{df.to_string(formatters=_fmts(df))}"
 
     def _repr_html_(self) -> str:
         title = f"{self.name or 'StateFrame'} ({len(self)} rows)"
-        return titled_html("StateFrame", self.label, title, self.df.to_html(border=0))
+        df = self.df
+        return titled_html("StateFrame", self.label, title, df.to_html(border=0, formatters=_fmts(df)))
+
+
+def _fmts(df: pd.DataFrame) -> dict[str, Any]:
+    return column_formatters((str(c), df[c]) for c in df.columns)
 
 
 def is_final_order(row: Row) -> bool:

@@ -99,15 +99,16 @@ class LineChart(LiveWidget):
         axes = [
             bqplot.Axis(scale=self.x_scale, label="time (UTC)", tick_format=TIME_FORMAT, grid_lines="none"),
             bqplot.Axis(scale=self.y_scale, orientation="vertical", side="left", tick_format=",.6~g",
-                        label=", ".join(n for n in names if n not in self.y2)),
+                        label=", ".join(n for n in names if n not in self.y2), label_offset="70px"),
         ]
         if self.y2:
             axes.append(bqplot.Axis(scale=self.y2_scale, orientation="vertical", side="right",
-                                    tick_format=",.6~g", grid_lines="none", label=", ".join(self.y2)))
+                                    tick_format=",.6~g", grid_lines="none", label=", ".join(self.y2),
+                                    label_offset="55px"))
         self.panzoom = bqplot.PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale, self.y2_scale]})
         self.figure = bqplot.Figure(
             marks=list(self.marks.values()), axes=axes, interaction=self.panzoom, legend_location="top-left",
-            fig_margin={"top": 10, "bottom": 40, "left": 80, "right": 80 if self.y2 else 20},
+            fig_margin={"top": 10, "bottom": 40, "left": 90, "right": 80 if self.y2 else 20},
             layout=ipywidgets.Layout(width="100%", height=height),
         )
         self.header = ipywidgets.HTML()

@@ -169,9 +169,10 @@ async def test_a_real_fill_on_the_simulator_gives_float_quantities(sim: Simulato
 
 def test_frame_displays_are_newest_first_like_every_live_view() -> None:
     tape = LiveFrame(10, display_rows=3)
-    tape.extend(trade(i, 100.0 + i) for i in range(5))
+    tape.extend(trade(i, 100.5 + i, 1.0 + i) for i in range(5))
     text = repr(tape)
-    assert "newest first" in text and text.index("104.0") < text.index("103.0") < text.index("102.0")
-    assert "101.0" not in text
+    assert "newest first" in text and text.index("104.5") < text.index("103.5") < text.index("102.5")
+    assert "101.5" not in text
     html = tape._repr_html_()
-    assert html.index("104.0") < html.index("102.0")
+    assert html.index("104.5") < html.index("102.5")
+    assert ">5<" in html and ">3<" in html, "sizes share one number of decimals (none needed here)"

@@ -212,3 +212,10 @@ def test_gateway_notebook_serves_symbols_tickers_and_clear_errors(runs: dict[str
     assert stamps == sorted(stamps), "Bybit's frames arrive in order"
     assert "'code': 4004" in out and "unknown path '/nowhere'" in out
     assert re.search(r"'id': 'private', 'code': 4010, 'message': '/user/profile needs authorization", out), out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_numpy_scalar_reprs_in_what_a_notebook_prints(runs: dict[str, Run], name: str) -> None:
+    run = _ok(runs, name)
+    assert "np.float64(" not in run.stdout() and "np.int64(" not in run.stdout()
+    assert not re.search(r"\d\.\d*0000000\d\b", run.stdout()), "float noise such as 67248.95000000001"
