@@ -162,5 +162,4 @@ def page_html(label: str = "") -> str:
     note = _LABEL_NOTES.get(label, "not the live market")
     banner = (f'<div id="provenance" style="background:#b45309;color:#fff;font-weight:700;padding:4px 8px;'
               f'border-radius:4px;margin-bottom:10px">{html.escape(label)}: {html.escape(note)}</div>')
-    return PAGE_HTML.replace("<h1>rxbybit gateway</h1>", "<h1>rxbybit gateway</h1>\n  " + banner, 1).replace(
-        "<title>rxbybit gateway</title>", f"<title>rxbybit gateway ({html.escape(label)})</title>", 1)
+    return PAGE_HTML.replace("<h1>rxbybit gateway</h1>", "<h1>rxbybit gateway</h1>\n  " + banner, 1)
