@@ -117,3 +117,22 @@ def test_a_ladder_shows_the_tick_sizes_decimals_aligned(renderer: RenderSchedule
     assert repr(ladder) == "<OrderBookLadder DOGEUSDT u=5 2 levels>"
     for w in (ladder, guessed):
         w.close()
+
+
+async def test_the_status_bar_says_closed_when_the_client_closes(renderer: RenderScheduler) -> None:
+    from helpers import eventually
+
+    import rxbybit as rb
+
+    bybit = rb.Bybit("sim")
+    bar = widgets.StatusBar(bybit.health)
+    trades = bybit.trades("BTCUSDT").subscribe(lambda t: None)
+    await eventually(lambda: renderer.flush() >= 0 and bar.state == "connected", what="a connected status bar")
+    assert "msg/s" in bar.line.value and "SIMULATED" in bar.line.value
+    trades.dispose()
+    await bybit.close()
+    renderer.flush()
+    assert bar.state == "closed" and bar.source_completed
+    assert "closed" in bar.line.value and "msg/s" not in bar.line.value and "SIMULATED" in bar.line.value
+    assert repr(bar).startswith("<StatusBar SIMULATED closed")
+    bar.close()
