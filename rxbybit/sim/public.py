@@ -98,6 +98,7 @@ class PublicDesk:
                 conn.reply_error(req_id, op, error)
                 return
             feeds.append(self.feeds.feed(conn.endpoint, topic))
+
         def start() -> None:
             for topic, feed in zip(args, feeds, strict=True):
                 self._subscribe(conn, topic, feed)
@@ -116,6 +117,7 @@ class PublicDesk:
                 chars += len(topic)
             else:
                 failed.append(topic)
+
         def start() -> None:
             for topic in ok:
                 self._subscribe(conn, topic, self.feeds.feed("option", topic))

@@ -37,8 +37,9 @@ def dec(x: Decimal, places: int = 8) -> str:
 
 
 def _num(x: float, places: int = 4) -> str:
+    """``x`` with at most ``places`` decimals and no trailing zeros (``"20575"``, ``"0.0196"``)."""
     text = f"{x:.{places}f}".rstrip("0").rstrip(".")
-    return text or "0"
+    return "0" if text in ("", "-0") else text
 
 
 def _snapshot(topic: str, now_ms: int, data: Any) -> str:
@@ -152,8 +153,8 @@ def spot_ticker_fields(inst: Instrument, st: Stats, mid: int) -> dict[str, str]:
     return {
         "symbol": inst.symbol, "lastPrice": inst.px(st.last_price), "highPrice24h": inst.px(st.high),
         "lowPrice24h": inst.px(st.low), "prevPrice24h": inst.px(st.prev_price_24h),
-        "volume24h": f"{st.volume:.{inst.qty_dec}f}", "turnover24h": f"{st.turnover:.8f}",
-        "price24hPcnt": f"{(st.last_price - st.prev_price_24h) / st.prev_price_24h:.4f}",
+        "volume24h": _num(st.volume, inst.qty_dec), "turnover24h": _num(st.turnover, 8),  # spot: no padding
+        "price24hPcnt": _num((st.last_price - st.prev_price_24h) / st.prev_price_24h, 4),
         "usdIndexPrice": inst.px(mid) if inst.quote in ("USDT", "USDC") else "",
     }
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import ccxt.pro
 import pytest
-from ccxt.base.errors import InsufficientFunds
+from ccxt.base.errors import ExchangeError, InsufficientFunds
 from helpers import eventually, scaled
 from thirdparty import ccxt_markets, ccxt_ws_urls, mid_price
 
@@ -114,3 +114,9 @@ async def test_a_rejected_order_raises_ccxts_typed_error(private: Any, sim: Simu
     price = round(mid_price(sim, "linear", "BTCUSDT") * 0.9, 1)
     with pytest.raises(InsufficientFunds, match="110007"):
         await within(private.create_order_ws("BTC/USDT:USDT", "limit", "buy", 10_000, price))
+
+
+async def test_a_restarting_trade_service_raises(private: Any, sim: Simulator) -> None:
+    sim.faults.trade_restarting(True)
+    with pytest.raises(ExchangeError, match="10019"):
+        await within(private.create_order_ws("BTC/USDT:USDT", "market", "buy", 0.01))

@@ -109,3 +109,14 @@ async def test_private_streams_and_trading(opened: Opened, sim: Simulator) -> No
     await eventually(lambda: bool(errors.items), 10, "the rejection")
     assert errors.items[0]["retCode"] == 110003 and errors.items[0]["op"] == "order.create"
     assert [r["retCode"] for r in replies.items] == [0, 0, 0, 0]
+
+
+async def test_a_restarting_trade_service_reaches_the_error_callback(opened: Opened, sim: Simulator) -> None:
+    trade = await opened(unified_trading.WebSocketTrading, testnet=False, api_key=DEMO_API_KEY,
+                         api_secret=DEMO_API_SECRET)
+    replies, errors = Inbox(), Inbox()
+    sim.faults.trade_restarting(True)
+    await asyncio.to_thread(trade.place_order, replies, errors, category="linear", symbol="BTCUSDT", side="Buy",
+                            orderType="Market", qty="0.010")
+    await eventually(lambda: bool(errors.items), 10, "the 10019 reply")
+    assert errors.items[0]["retCode"] == 10019 and not replies.items

@@ -6,6 +6,7 @@ docs/conformance.md. Details still guessed are marked (unconfirmed) there and in
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import re
 import time
@@ -21,6 +22,7 @@ from websockets.asyncio.client import connect
 
 from rxbybit.protocol.signing import sign
 from rxbybit.sim import DEMO_API_KEY, Simulator
+from rxbybit.sim.cli import add_arguments, apply_command
 
 CONN_ID = re.compile(r"[0-9a-v]{20}-[0-9a-z]+")
 
@@ -142,7 +144,7 @@ async def test_4_the_late_ack_follows_a_snapshot_and_deltas_in_order() -> None:
 
 async def test_5_a_minute_rollover_is_one_frame_on_linear_and_two_on_spot() -> None:
     boundary = (now_ms() // 60_000 + 2) * 60_000
-    async with sim_(start_ms=boundary - 400, speed=2.0) as sim, \
+    async with sim_(start_ms=boundary - 5_000, speed=10.0) as sim, \
             ws(sim, "/v5/public/linear") as lin, ws(sim, "/v5/public/spot") as spot:
         for c in (lin, spot):
             await c.send({"op": "subscribe", "args": ["kline.1.BTCUSDT"]})
@@ -183,9 +185,10 @@ async def test_6_a_closed_positions_size_is_zero() -> None:
             await t.send(order(f"m{i}", category="linear", symbol="BTCUSDT", side=side, orderType="Market",
                                qty="0.010"))
             assert (await t.until(lambda m, r=f"m{i}": m.get("reqId") == r))["retCode"] == 0
-        flat = await p.until(lambda m: m.get("topic") == "position.linear" and m["data"][0]["side"] == ""
-                             and m["data"][0]["updatedTime"] != m["data"][0]["createdTime"], 10)
-        assert flat["data"][0]["size"] == "0"
+        held = await p.until(lambda m: m.get("topic") == "position.linear" and m["data"][0]["side"] == "Buy", 10)
+        assert held["data"][0]["size"] == "0.010"
+        flat = await p.until(lambda m: m.get("topic") == "position.linear" and m["data"][0]["side"] == "", 10)
+        assert flat["data"][0]["size"] == "0"  # not "0.000"
 
 
 # 7 ------------------------------------------------------------------------------------------
@@ -300,3 +303,20 @@ async def test_12_conn_ids_tickers_and_market_order_prices() -> None:
             inst = sim.universe["linear"]["BTCUSDT"]
             assert ask is not None and Decimal(row["price"]) > Decimal(inst.px(ask))  # protection price, not "0"
 
+
+
+async def test_the_trade_faults_and_knobs_are_on_the_command_line() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data-before-ack", "0.2", "--latency-ms", "3"])
+    assert (args.data_before_ack, args.latency_ms) == (0.2, 3.0)
+    async with sim_() as sim:
+        assert "10005" in await apply_command(sim, "deny-trade 2")
+        assert sim.faults.trade.denials == 2
+        await apply_command(sim, "trade-restarting on")
+        assert sim.faults.trade.restarting
+        await apply_command(sim, "trade-sessions 3")
+        assert sim.faults.trade.session_limit == 3
+        await apply_command(sim, "clear")
+        knobs = sim.faults.trade
+        assert (knobs.denials, knobs.restarting, knobs.session_limit) == (0, False, None)
