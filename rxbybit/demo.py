@@ -4,7 +4,8 @@ It runs against the embedded simulator unless told otherwise (``--network`` or t
 ``RXBYBIT_NETWORK`` environment variable), and says so in a header that never scrolls away. In a
 terminal it redraws in place on the alternate screen (``rich``), so the scrollback is left as it
 was, and fits the book and the tape to the terminal's height and width. Prices show the decimals
-of the instrument's tick (``--tick-size``, else the fewest that show every price seen exactly).
+of the instrument's tick (``--tick-size``, else the exchange's instrument info, else the fewest
+that show every price seen exactly).
 When the exchange rejects every subscription (an unknown symbol), it says so and exits at once.
 """
 
@@ -20,7 +21,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from rich.console import Console
 from rich.live import Live
@@ -172,17 +172,17 @@ def _quiet_logs() -> Iterator[None]:
         logger.propagate, logger.handlers = old[0], old[1]
 
 
-def simulator_tick(bybit: Bybit, category: str, symbol: str) -> str | None:
-    """The tick size of ``symbol`` from the embedded simulator's instrument table (None elsewhere).
-
-    The exchange's instrument info (REST) is the source on a real network; until the client has it,
-    decimals are grown from the prices seen."""
-    sim = bybit.simulator
-    universe = getattr(sim, "universe", None) if sim is not None else None
-    inst = universe.get(category, {}).get(symbol) if isinstance(universe, dict) else None
-    if inst is None:
-        return None
-    return str(Decimal(int(inst.tick)).scaleb(-int(inst.price_dec)))
+async def instrument_tick(bybit: Bybit, category: str, symbol: str, timeout: float = 5.0) -> tuple[str | None, bool]:
+    """The tick size of ``symbol`` from the exchange's instrument info (REST), and whether the
+    symbol is listed. An unreachable REST endpoint gives ``(None, True)``: prices seen decide then."""
+    try:
+        infos = await asyncio.wait_for(bybit.instruments(category), timeout)  # type: ignore[arg-type]
+    except Exception:  # REST unreachable or slow: fall back to the prices seen, never block the view
+        return None, True
+    info = infos.get(symbol)
+    if info is None:
+        return None, False
+    return str(info.tick_size), True
 
 
 async def demo(
@@ -193,7 +193,11 @@ async def demo(
     every subscription was rejected."""
     async with Bybit(network) as bybit:
         state = DemoState(symbol, bybit.network_name, bybit.simulated)
-        tick_size = tick_size if tick_size is not None else simulator_tick(bybit, category, symbol)
+        if tick_size is None:
+            tick_size, listed = await instrument_tick(bybit, category, symbol)
+            if not listed:
+                state.rejected = [f"{symbol} is not listed on {category} (instrument info)"] * MARKET_STREAMS
+                return state
         if tick_size is not None:
             state.price_places, state.tick_given = decimals_of(tick_size), True
 

@@ -19,7 +19,8 @@ MAX_PLACES = 8
 
 
 def decimals_of(step: float | str | Decimal | int | None) -> int | None:
-    """Decimal places of a tick or lot size (``"0.01"`` -> 2, ``0.5`` -> 1, ``"1"`` -> 0); None for None.
+    """Decimal places of a tick or lot size (``"0.01"`` -> 2, ``0.5`` -> 1, ``"1"`` -> 0, a ``Decimal``
+    such as an instrument's ``tick_size``); None for None.
 
     Raises:
         ValueError: ``step`` is not a positive number.

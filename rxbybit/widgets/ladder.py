@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import ipywidgets
@@ -11,6 +12,7 @@ import traitlets
 from ..display import RenderScheduler, decimals_of, esc, places_for
 from ..frames import BookFrame
 from ..protocol import BookView
+from ..protocol.instruments import InstrumentInfo
 from ._base import LiveWidget
 
 _BID = "rgba(22,163,74,0.25)"
@@ -100,8 +102,9 @@ class OrderBookLadder(LiveWidget):
         levels: int = 15,
         simulated: bool | None = None,
         title: str = "",
-        tick_size: float | str | None = None,
-        lot_size: float | str | None = None,
+        tick_size: float | str | Decimal | None = None,
+        lot_size: float | str | Decimal | None = None,
+        instrument: InstrumentInfo | None = None,
         render_fps: float = 4.0,
         scheduler: RenderScheduler | None = None,
     ) -> None:
@@ -112,6 +115,9 @@ class OrderBookLadder(LiveWidget):
         super().__init__([self.html], render_fps=render_fps, scheduler=scheduler)
         self.levels = levels
         self.title = title
+        if instrument is not None:  # the exchange's rules: bybit.instruments(category)[symbol]
+            tick_size = instrument.tick_size if tick_size is None else tick_size
+            lot_size = instrument.qty_step if lot_size is None else lot_size
         self.price_places = decimals_of(tick_size)
         """Price decimals (from ``tick_size``; None: the fewest that show the prices on screen exactly)."""
         self.qty_places = decimals_of(lot_size)

@@ -10,6 +10,7 @@ ipydatagrid at 10,000 messages a second (see bench/README.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import ipywidgets
@@ -21,6 +22,7 @@ import traitlets
 from ..display import RenderScheduler, decimals_of, esc, fmt_number, places_for
 from ..frames import LiveBase, LiveFrame
 from ..ops import to_frame
+from ..protocol.instruments import InstrumentInfo
 from ._base import LiveWidget
 
 Format = int | str | Callable[[Any], str]
@@ -71,6 +73,7 @@ class LiveTable(LiveWidget):
         formats: per column: decimal places, a format spec or a function.
         tick_size, lot_size: the instrument's steps: price-like columns get the tick's decimals,
             size-like ones the lot's (default: the fewest decimals that show every value exactly).
+        instrument: ``(await bybit.instruments(category))[symbol]``: its tick and lot sizes.
         sort_by, ascending: order rows by a column instead of newest first.
         where: keep only rows for which ``where(df)`` (a boolean Series) is true.
     """
@@ -85,8 +88,9 @@ class LiveTable(LiveWidget):
         max_rows: int = 10_000,
         columns: Sequence[str] | None = None,
         formats: Mapping[str, Format] | None = None,
-        tick_size: float | str | None = None,
-        lot_size: float | str | None = None,
+        tick_size: float | str | Decimal | None = None,
+        lot_size: float | str | Decimal | None = None,
+        instrument: InstrumentInfo | None = None,
         sort_by: str | None = None,
         ascending: bool = False,
         where: Callable[[pd.DataFrame], Any] | None = None,
@@ -105,6 +109,9 @@ class LiveTable(LiveWidget):
         self.title = title
         self.columns = tuple(columns) if columns is not None else None
         self.formats: dict[str, Format] = dict(formats or {})
+        if instrument is not None:  # the exchange's rules: bybit.instruments(category)[symbol]
+            tick_size = instrument.tick_size if tick_size is None else tick_size
+            lot_size = instrument.qty_step if lot_size is None else lot_size
         self.price_places = decimals_of(tick_size)
         self.qty_places = decimals_of(lot_size)
         self.sort_by = sort_by

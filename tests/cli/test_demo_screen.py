@@ -62,6 +62,6 @@ async def test_the_terminal_view_uses_the_alternate_screen() -> None:
     assert "SIMULATED" in out and state.updates > 0 and state.price_places == 1
 
 
-async def test_on_the_simulator_the_demo_takes_the_instruments_tick() -> None:
+async def test_the_demo_takes_the_tick_from_the_instrument_info() -> None:
     state = await asyncio.wait_for(demo("sim", "ETHUSDT", "linear", 50, 1.0, 8.0, False), scaled(20))
-    assert state.tick_given and state.price_places == 2  # ETHUSDT's tick is 0.01
+    assert state.tick_given and state.price_places == 2  # ETHUSDT's tick is 0.01 (REST instruments-info)

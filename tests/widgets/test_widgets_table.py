@@ -136,3 +136,20 @@ async def test_the_status_bar_says_closed_when_the_client_closes(renderer: Rende
     assert "closed" in bar.line.value and "msg/s" not in bar.line.value and "SIMULATED" in bar.line.value
     assert repr(bar).startswith("<StatusBar SIMULATED closed")
     bar.close()
+
+
+def test_an_instruments_tick_and_lot_set_the_decimals(renderer: RenderScheduler) -> None:
+    from decimal import Decimal
+
+    from rxbybit.protocol.instruments import InstrumentInfo
+
+    info = InstrumentInfo("linear", "DOGEUSDT", "Trading", "DOGE", "USDT", "USDT", Decimal("0.00001"),
+                          Decimal("1"), Decimal("1"), Decimal("1000000"), Decimal("5"))
+    doge = book_view([(0.15, 1000.0)], [(0.1501, 5.0)], symbol="DOGEUSDT")
+    ladder = widgets.OrderBookLadder(rx.of(doge), levels=1, instrument=info)
+    table = widgets.LiveTable(rx.of(trade(0, 0.15, 12.0)), columns=["price", "size"], instrument=info)
+    renderer.flush()
+    assert re.findall(r"font-weight:bold\">([\d.,]+)<", ladder.html.value) == ["0.15010", "0.15000"]
+    assert _cells(table.html.value, "buy")[0][1:] == ["0.15000", "12"]
+    for w in (ladder, table):
+        w.close()
