@@ -73,6 +73,9 @@ def _header(state: DemoState, width: int) -> str:
         label = state.label or "SIMULATED"
         what = "SIMULATED DATA (rxbybit.sim), not the market" if label == "SIMULATED" else f"{label} of a recording"
         head = f"rxbybit demo  {state.symbol}  [{what}]"
+    elif state.health is None or state.health.state != "connected":
+        # not LIVE before the handshake: a URL may turn out to be the simulator
+        head = f"rxbybit demo  {state.symbol}  [{state.network}: connecting…]"
     else:
         head = f"rxbybit demo  {state.symbol}  [LIVE {state.network.upper()}]"
     return head[:width]

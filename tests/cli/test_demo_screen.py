@@ -65,3 +65,15 @@ async def test_the_terminal_view_uses_the_alternate_screen() -> None:
 async def test_the_demo_takes_the_tick_from_the_instrument_info() -> None:
     state = await asyncio.wait_for(demo("sim", "ETHUSDT", "linear", 50, 1.0, 8.0, False), scaled(20))
     assert state.tick_given and state.price_places == 2  # ETHUSDT's tick is 0.01 (REST instruments-info)
+
+
+async def test_the_demo_pointed_at_a_simulator_by_url_says_simulated() -> None:
+    from rxbybit.sim import Simulator
+
+    async with Simulator(host="127.0.0.1", port=0, seed=5, symbols=("BTCUSDT",)) as sim:
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=True, width=100, height=30)
+        state = await asyncio.wait_for(
+            demo(sim.url, "BTCUSDT", "linear", 50, 1.5, 8.0, True, tick_size="0.1", console=console), scaled(20))
+    assert state.simulated and state.label == "SIMULATED"
+    assert "SIMULATED DATA" in buf.getvalue() and "LIVE" not in buf.getvalue(), "never called live, not even at first"

@@ -23,8 +23,11 @@ def test_demo_runs_against_the_simulator_and_says_so(capsys: pytest.CaptureFixtu
 
 
 def test_render_before_any_data_waits_politely() -> None:
-    screen = render(DemoState("BTCUSDT", "mainnet", simulated=False))
-    assert "LIVE MAINNET" in screen and "waiting" in screen
+    state = DemoState("BTCUSDT", "mainnet", simulated=False)
+    screen = render(state)
+    assert "mainnet: connecting" in screen and "LIVE" not in screen and "waiting" in screen
+    state.health = rb.Health("mainnet", False, "connected", {"linear": "connected"}, 0.0, None, 0, 0)
+    assert "LIVE MAINNET" in render(state)
 
 
 def test_tail_prints_decoded_events(capsys: pytest.CaptureFixture[str]) -> None:
