@@ -77,7 +77,8 @@ class Replay:
     Each socket's playback starts at its first subscribe (and not before :meth:`start` when made
     with ``start=False``), spaced as recorded divided by ``speed`` (0: as fast as possible). The
     replay has ended once every playback that started has sent its last frame (or :meth:`stop`
-    was called); the client then completes every stream. Streams are labelled REPLAY.
+    was called); the client then completes every stream. Streams are labelled REPLAY. A replay
+    plays once: make another with :func:`replay` to play the file again.
     """
 
     provenance = Provenance.REPLAY
@@ -87,11 +88,12 @@ class Replay:
         if speed < 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed!r}")
         self.source = source
-        if isinstance(source, list) and all(isinstance(r, Recorded) for r in source):
-            self.records: list[Recorded] = [r for r in source if isinstance(r, Recorded)]
-        else:
-            self.records = load_recording(source)  # type: ignore[arg-type]  # lines or a path
-        # (self.records: the frames of the recording, oldest first)
+        self.records: list[Recorded] = (
+            [r for r in source if isinstance(r, Recorded)]
+            if isinstance(source, list) and all(isinstance(r, Recorded) for r in source)
+            else load_recording(source)  # type: ignore[arg-type]  # a path or JSONL lines
+        )
+        """The frames of the recording, oldest first."""
         self.speed = speed
         self._autostart = start
         self._go: asyncio.Event | None = None
