@@ -57,6 +57,12 @@ class Health:
     last_error: str | None = None
     malformed: int = 0
     """Frames that could not be decoded (each was logged and skipped; the stream went on)."""
+    outages: int = 0
+    """Times a connected socket was lost (each reconnect attempt is counted in ``reconnects``)."""
+    down_for_s: float | None = None
+    """How long the longest current outage has lasted (None while every socket is up)."""
+    last_outage_s: float | None = None
+    """The longest of the sockets' most recent finished outages, lost to back."""
     reconciliations: int = 0
     """Private state re-read from REST and merged after a reconnect of the private socket."""
 
@@ -117,6 +123,11 @@ class HealthMonitor:
             topics=topics,
             last_error=self.last_error or (errors[-1] if errors else None),
             malformed=sum(c.stats.malformed for c in conns.values()),
+            outages=sum(c.stats.outages for c in conns.values()),
+            down_for_s=max((now - c.stats.down_since for c in conns.values() if c.stats.down_since is not None),
+                           default=None),
+            last_outage_s=max((c.stats.last_outage_s for c in conns.values() if c.stats.last_outage_s is not None),
+                              default=None),
             reconciliations=self.reconciliations,
         )
 

@@ -136,7 +136,7 @@ def adopt(client: object, parts: Parts, settings: tuple[str, str | None], descri
     _live[id(client)] = client
     if isinstance(parts.router, OwnedRouter):
         parts.router.owner = weakref.ref(client)
-    weakref.finalize(client, _collected, parts, describe())
+    weakref.finalize(client, _collected, parts, describe()).atexit = False  # the process ends: nothing leaks
 
 
 def _collected(parts: Parts, what: str) -> None:
