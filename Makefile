@@ -29,7 +29,16 @@ $(CHROMIUM):
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "warning: cannot install chromium; the browser tests will fail" >&2; fi
 
-test: $(STAMP) $(CHROMIUM)
+# The gateway bus tests start Debian's redis-server on 127.0.0.1 (installed the same way).
+REDIS_SERVER ?= /usr/bin/redis-server
+$(REDIS_SERVER):
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else echo "warning: cannot install redis-server; the gateway bus tests will fail" >&2; fi
+
+test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check rxbybit tests bench
 	$(BIN)/mypy

@@ -78,6 +78,9 @@ def _serve_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="symbols for /symbols as CATEGORY:SYMBOL,... (default: "
                              + ",".join(f"{c}:{s}" for c, s in DEFAULT_SYMBOLS) + ")")
     parser.add_argument("--seed", type=int, default=default(0), help="simulator seed (network sim)")
+    parser.add_argument("--bus", default=default(None), metavar="REDIS_URL",
+                        help="run as one replica of a set sharing one upstream through Redis, e.g. "
+                             "redis://127.0.0.1:6379 (see docs/scaling.md)")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False))
 
 
@@ -163,7 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     sim_options = {"host": "127.0.0.1", "port": 0, "seed": args.seed}
     gateway = Gateway(args.network, host=args.host, port=args.port, verifier=verifier, symbols=symbols,
-                      sim_options=sim_options)
+                      sim_options=sim_options, bus=args.bus)
 
     async def main() -> None:
         async with gateway:

@@ -41,7 +41,7 @@ import http
 import logging
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -52,10 +52,14 @@ from ..client import Bybit
 from ..protocol import topics as T
 from ..transport.ws_internals import abort, buffered_bytes, write_frame_directly
 from .auth import TokenVerifier
+from .fanout import Router
 from .hub import ClientFactory, Hub
 from .limits import Limits
 from .page import PAGE_HTML
 from .session import Session
+
+if TYPE_CHECKING:
+    from .bus import BusRouter
 
 log = logging.getLogger("rxbybit.gateway")
 
@@ -103,6 +107,7 @@ class Gateway:
         symbols: Sequence[tuple[T.Category, str]] = DEFAULT_SYMBOLS,
         client_factory: ClientFactory | None = None,
         sim_options: Mapping[str, Any] | None = None,
+        bus: str | None = None,
     ) -> None:
         self.network = network
         self.host = host
@@ -113,6 +118,9 @@ class Gateway:
         self._factory = client_factory
         self._sim_options = dict(sim_options or {"host": "127.0.0.1", "port": 0})
         self.hub: Hub | None = None
+        self.bus_url = bus
+        """``redis://...``: this gateway is one replica of a set sharing one upstream (``gateway.bus``)."""
+        self.bus: BusRouter | None = None
         self.sessions: set[Session] = set()
         self._server: Server | None = None
 
@@ -152,9 +160,13 @@ class Gateway:
             if sim is None:
                 await public.close()
                 raise RuntimeError("the client for network 'sim' started no simulator")
-            self.hub = Hub(str(sim.url), symbols=self._symbols, client_factory=self._factory, public=public)
+            self.hub = Hub(str(sim.url), symbols=self._symbols, client_factory=self._factory, public=public,
+                           router_factory=self._bus_router)
         else:
-            self.hub = Hub(self.network, symbols=self._symbols, client_factory=self._factory)
+            self.hub = Hub(self.network, symbols=self._symbols, client_factory=self._factory,
+                           router_factory=self._bus_router)
+        if self.bus is not None:
+            await self.bus.start()
         self._server = await serve(
             self._handle, self.host, self._port, process_request=self._process_request,
             max_size=self.limits.hard_max_message_bytes, compression=None, server_header="rxbybit-gateway",
@@ -165,6 +177,14 @@ class Gateway:
         log.info("gateway on %s (network %s)", self.url, self.network)
         return self
 
+    def _bus_router(self, public: Bybit) -> Router:
+        if self.bus_url is None:
+            return Router(public)
+        from .bus import BusRouter  # needs redis, only for replicas
+
+        self.bus = BusRouter(public, self.bus_url)
+        return self.bus
+
     async def close(self) -> None:
         """Close every connection, the server and the upstream clients."""
         if self._server is not None:
@@ -174,6 +194,8 @@ class Gateway:
             self._server = None
         for session in list(self.sessions):
             session.release()
+        if self.bus is not None:
+            await self.bus.stop()
         if self.hub is not None:
             await self.hub.close()
             self.hub = None
