@@ -93,6 +93,8 @@ class DatasetWriter:
         self._open: dict[Partition, _Open] = {}
         self._buffered = 0
         self._last_check = clock()
+        self._names: dict[tuple[str, str], tuple[str, str, str] | None] = {}  # (endpoint, topic) -> partition names
+        self._days: dict[int, str] = {}
         self.frames = 0
         """Frames stored so far."""
         self.skipped = 0
@@ -134,14 +136,17 @@ class DatasetWriter:
         assert isinstance(msg, dict)
         now = self._clock() if t is None else t
         ts = _i(msg.get("ts"))
-        day = dt.datetime.fromtimestamp((ts / 1000) if ts is not None else now, dt.UTC).strftime("%Y-%m-%d")
-        head, symbol = split_topic(topic, endpoint)
-        try:
-            key = (safe_value(endpoint), safe_value(head), safe_value(symbol), day)
-        except ValueError:
+        day_n = int(ts // 86_400_000) if ts is not None else int(now // 86_400)
+        day = self._days.get(day_n)
+        if day is None:
+            day = self._days[day_n] = dt.datetime.fromtimestamp(day_n * 86_400, dt.UTC).strftime("%Y-%m-%d")
+        names = self._names.get((endpoint, topic), ())
+        if names == ():
+            names = self._names[(endpoint, topic)] = self._partition_names(endpoint, topic)
+        if names is None:
             self.skipped += 1
-            log.warning("not recording topic %r: it cannot name a partition", topic)
             return False
+        key = (*names, day)
         part = self._open.get(key)
         if part is None:
             part = self._partition(key)
@@ -158,6 +163,15 @@ class DatasetWriter:
             self._last_check = now
             self.rotate_due(now)
         return True
+
+    @staticmethod
+    def _partition_names(endpoint: Endpoint, topic: str) -> tuple[str, str, str] | None:
+        head, symbol = split_topic(topic, endpoint)
+        try:
+            return safe_value(endpoint), safe_value(head), safe_value(symbol)
+        except ValueError:
+            log.warning("not recording topic %r: it cannot name a partition", topic)
+            return None
 
     def attach(self, bybit: Bybit, endpoint: Endpoint) -> abc.DisposableBase:
         """Record every frame ``bybit`` receives on ``endpoint`` (dispose the result to stop)."""
