@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,12 +18,8 @@ from redis_server import redis_server
 from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
 from rxbybit.gateway.bus import BusRouter
 
+from .bus_helpers import BOOK, BOOK_PATH, TICKER, TICKER_PATH, assert_books_unbroken, book_at, book_events
 from .conftest import ALICE_KEY, ALICE_SECRET, SIM_OPTIONS, TEST_SYMBOLS, Client, open_client
-
-BOOK = "orderbook.50.BTCUSDT"
-TICKER = "tickers.BTCUSDT"
-BOOK_PATH = f"/external/linear/{BOOK}"
-TICKER_PATH = f"/external/linear/{TICKER}"
 
 
 @pytest.fixture
@@ -70,46 +65,6 @@ async def _watch(gw: Gateway, *topics: str) -> Client:
     return c
 
 
-def _book_events(c: Client) -> list[dict[str, Any]]:
-    return [m["data"] for m in c.events(BOOK_PATH)]
-
-
-def assert_books_unbroken(c: Client) -> int:
-    """A client's book stream starts with a snapshot and every delta continues the last ``u``;
-    returns how many snapshots it got."""
-    events = _book_events(c)
-    assert events and events[0]["type"] == "snapshot", [e["type"] for e in events[:3]]
-    u, snapshots = None, 0
-    for e in events:
-        if e["type"] == "snapshot":
-            snapshots += 1
-        else:
-            assert e["data"]["u"] == u + 1, f"delta u={e['data']['u']} after u={u}"
-        u = e["data"]["u"]
-    return snapshots
-
-
-def book_at(events: list[dict[str, Any]], u: int, depth: int = 50) -> tuple[list[list[str]], list[list[str]]]:
-    """The book a client rebuilds from its events up to ``u``, levels as text (a naive model)."""
-    bids: dict[str, str] = {}
-    asks: dict[str, str] = {}
-    for e in events:
-        if e["type"] == "snapshot":
-            bids, asks = {}, {}
-        for side, levels in ((bids, e["data"]["b"]), (asks, e["data"]["a"])):
-            for price, size in levels:
-                if float(size) == 0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
-        if e["data"]["u"] == u:
-            break
-    else:
-        raise AssertionError(f"u={u} never seen")
-    return ([[p, bids[p]] for p in sorted(bids, key=lambda p: -float(p))][:depth],
-            [[p, asks[p]] for p in sorted(asks, key=float)][:depth])
-
-
 async def test_one_upstream_subscription_per_topic_across_replicas(replicas: list[Gateway]) -> None:
     clients = [await _watch(gw, BOOK, TICKER) for gw in replicas for _ in range(2)]
     try:
@@ -146,14 +101,14 @@ async def test_a_late_book_client_on_any_replica_starts_from_a_snapshot(replicas
         late = [await _watch(gw, BOOK) for gw in replicas]
         for c in late:
             await c.until(lambda m, c=c: m.get("path") == BOOK_PATH and m["data"]["type"] == "delta"
-                          and len(_book_events(c)) > 3, what="the book flowing to a late client")
+                          and len(book_events(c)) > 3, what="the book flowing to a late client")
             assert_books_unbroken(c)
         assert_books_unbroken(first)
         # a snapshot the leader rebuilt is the book exactly as the exchange's frames made it at that u
-        snap = _book_events(late[1])[0]["data"]
+        snap = book_events(late[1])[0]["data"]
         await first.until(lambda m: m.get("path") == BOOK_PATH and m["data"]["data"]["u"] >= snap["u"],
                           what="the first client to reach the late client's u")
-        assert (snap["b"], snap["a"]) == book_at(_book_events(first), snap["u"])
+        assert (snap["b"], snap["a"]) == book_at(book_events(first), snap["u"])
         for c in late:
             await c.close()
     finally:
@@ -181,7 +136,7 @@ async def test_leader_failover_keeps_client_subscriptions(replicas: list[Gateway
         for c in clients:  # the same subscriptions keep flowing, books again from a snapshot
             await c.until(lambda m, c=c: len(c.seen) > marks[id(c)] and m.get("path") == BOOK_PATH
                           and m["data"]["type"] == "delta"
-                          and any(e["type"] == "snapshot" for e in _book_events(c)[1:]),
+                          and any(e["type"] == "snapshot" for e in book_events(c)[1:]),
                           what="a fresh snapshot and deltas after fail-over", timeout=15)
             await c.until(lambda m: m.get("path") == TICKER_PATH, what="tickers after fail-over")
             assert assert_books_unbroken(c) >= 2
