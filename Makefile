@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean dataset replicas
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check rxbybit tests bench
 	$(BIN)/mypy
+
+# Record 20 s of the simulator as a Parquet dataset, then query it through DuckDB (docs/dataset.md).
+dataset: $(STAMP)
+	$(BIN)/rxbybit record orderbook.50.BTCUSDT publicTrade.BTCUSDT kline.1.BTCUSDT --format parquet \
+		-o recording --duration 20
+	$(BIN)/python -m rxbybit.recordings recording
+
+# Three gateway replicas sharing one upstream through a local redis-server (docs/scaling.md).
+replicas: $(STAMP) $(REDIS_SERVER)
+	$(BIN)/python -m rxbybit.gateway.bus_demo $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rxbybit tests bench

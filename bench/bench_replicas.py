@@ -152,21 +152,65 @@ async def phase(name: str, sim_url: str, bus: str | None, replicas: int, args: a
             await stop(p)
 
 
+async def failover(sim_url: str, bus: str, tmp: str, run: int) -> dict[str, float]:
+    """Three replicas, a client on the third watching the book; kill -9 the leader (the first):
+    seconds from the kill to the new leader's first book frame at the client, and the longest gap."""
+    from websockets.asyncio.client import connect
+
+    procs = []
+    try:
+        for i in range(3):
+            procs.append(await start_gateway(sim_url, bus, f"{tmp}/fo-{run}-{i}.db"))
+            if i == 0:
+                await asyncio.sleep(1.0)  # the first takes the lead (a settling pause, not a handshake)
+        async with connect(procs[2][1]) as ws:
+            await ws.send(json.dumps({"path": "/external", "payload": {"direction": "linear", "op": "subscribe",
+                                                                        "args": [TOPIC]}}))
+            deadline = time.monotonic() + 30
+            got = 0
+            while got < 20 and time.monotonic() < deadline:  # the stream flows
+                got += '"event"' in str(await asyncio.wait_for(ws.recv(), 10))
+            procs[0][0].kill()
+            killed = time.monotonic()
+            last, gap, first_snapshot = killed, 0.0, None
+            while time.monotonic() < killed + 15:
+                msg = await asyncio.wait_for(ws.recv(), 15)
+                now = time.monotonic()
+                if '"event"' not in str(msg):
+                    continue
+                gap, last = max(gap, now - last), now
+                if first_snapshot is None and '"snapshot"' in str(msg):
+                    first_snapshot = now - killed
+                if first_snapshot is not None and now - killed > first_snapshot + 1:
+                    break
+        return {"to_snapshot_s": first_snapshot if first_snapshot is not None else float("nan"), "gap_s": gap}
+    finally:
+        for p, _ in procs:
+            await stop(p)
+
+
 async def orchestrate(args: argparse.Namespace) -> None:
     _raise_fd_limit()
-    budget = 4 * (180 + args.seconds + args.warmup)
+    budget = 4 * args.rounds * (180 + args.seconds + args.warmup)
     sim = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "bench_gateway.py"), "--role", "sim", "--speed", str(args.speed),
         "--seconds", str(budget), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    results = []
+    results: list[dict[str, Any]] = []
+    fails: list[dict[str, float]] = []
     try:
         assert sim.stdout is not None
         info = json.loads(await asyncio.wait_for(sim.stdout.readline(), 30))
         args.offset_ms = info["offset_ms"]
         with redis_server() as bus, tempfile.TemporaryDirectory() as tmp:
-            for name, use_bus, n in (("one", False, 1), ("one+bus", True, 1), ("three", True, 3)):
-                results.append(await phase(name, info["url"], bus if use_bus else None, n, args, tmp))
-                await asyncio.sleep(1.0)  # let the previous phase's sockets drain
+            setups = [("one", False, 1), ("one+bus", True, 1), ("three", True, 3)]
+            for r in range(args.rounds):  # alternate, so a busy spell of the machine hits every setup
+                for name, use_bus, n in setups if r % 2 == 0 else setups[::-1]:
+                    results.append(await phase(name, info["url"], bus if use_bus else None, n, args, tmp))
+                    await asyncio.sleep(1.0)  # let the previous phase's sockets drain
+            fails = []
+            for run in range(args.failovers):
+                with redis_server() as fresh:  # a clean lock for every run
+                    fails.append(await failover(info["url"], fresh, tmp, run))
     finally:
         if sim.stdin is not None:
             sim.stdin.close()
@@ -181,10 +225,21 @@ async def orchestrate(args: argparse.Namespace) -> None:
     for r in results:
         print(f"{r['name']:<9} {r['per_client']:>10.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} "
               f"{r['cpu_s'] * 1e6 / max(r['received'], 1):>11.1f}")
-    base = results[0]
-    for r in results[1:]:
-        print(f"{r['name']} vs one: p99 {r['p99_ms'] - base['p99_ms']:+.1f} ms (x{r['p99_ms'] / base['p99_ms']:.2f}), "
-              f"p50 {r['p50_ms'] - base['p50_ms']:+.1f} ms")
+    def median(name: str, field: str) -> float:
+        return statistics.median(r[field] for r in results if r["name"] == name)
+
+    for name in ("one+bus", "three"):
+        added = median(name, "p99_ms") - median("one", "p99_ms")
+        print(f"{name} vs one (medians of {args.rounds} rounds): p99 {added:+.1f} ms "
+              f"(x{median(name, 'p99_ms') / median('one', 'p99_ms'):.2f}), "
+              f"p50 {median(name, 'p50_ms') - median('one', 'p50_ms'):+.1f} ms, per client "
+              f"{median(name, 'per_client'):.1f} vs {median('one', 'per_client'):.1f} msgs/s")
+
+
+    if fails:
+        print(f"fail-over (kill -9 of the leader, {len(fails)} runs): new leader's first book snapshot at the "
+              "client after " + ", ".join(f"{f['to_snapshot_s']:.2f}" for f in fails) + " s; longest gap "
+              + ", ".join(f"{f['gap_s']:.2f}" for f in fails) + " s (lock TTL 3 s)")
 
 
 def main() -> None:
@@ -193,6 +248,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=2, help="cycles through the three setups (order alternates)")
+    parser.add_argument("--failovers", type=int, default=3, help="kill -9 the leader this many times, timing it")
     parser.add_argument("--role", choices=("main", "clients"), default="main", help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
     parser.add_argument("--offset-ms", type=float, default=0.0, help=argparse.SUPPRESS)

@@ -164,6 +164,9 @@ def _serve(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host):
         print(f"warning: binding {args.host}: the gateway is reachable from other machines; put it behind TLS",
               file=sys.stderr)
+    if args.bus and args.network == "sim":
+        print("warning: with --bus every replica needs the same upstream; --network sim gives each its own "
+              "simulator (run 'rxbybit sim' once and pass --network ws://HOST:PORT)", file=sys.stderr)
     sim_options = {"host": "127.0.0.1", "port": 0, "seed": args.seed}
     gateway = Gateway(args.network, host=args.host, port=args.port, verifier=verifier, symbols=symbols,
                       sim_options=sim_options, bus=args.bus)

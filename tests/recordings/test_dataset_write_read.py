@@ -173,3 +173,14 @@ def test_bad_queries_say_what_was_wrong(tmp_path: Path) -> None:
         ds.trades("../BTC")
     with pytest.raises(ValueError, match="interval"):
         ds.klines("BTCUSDT", "7")
+
+
+def test_the_summary_command_queries_the_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rxbybit.recordings.__main__ import main
+
+    _write_sample(tmp_path, 6)
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "orderbook.50 BTCUSDT" in out and "publicTrade BTCUSDT" in out
+    assert "last trades of BTCUSDT (12 in all)" in out and "60005.1" in out
+    assert main([str(tmp_path / "nothing")]) == 1
