@@ -65,6 +65,30 @@ class TradeError(RxBybitError):
         super().__init__(f"{op} rejected by Bybit with retCode {code}: {message}{link}")
 
 
+class TradeServiceRestartingError(TradeError):
+    """Bybit answered ``10019``: its trade service is restarting and refused the request (it was not
+    processed). The client has already moved to a new trade connection: retry the request (a
+    create with the same ``orderLinkId`` can never be placed twice)."""
+
+    retryable = True
+
+
+class OrderNotSentError(RxBybitError):
+    """A trade request was never sent: the trade connection did not open in time, or closed before
+    the request left. Nothing reached the exchange, so retrying is safe (keep the ``orderLinkId``).
+    """
+
+    retryable = True
+
+    def __init__(self, op: str, reason: str, req_id: str, order_link_id: str | None = None) -> None:
+        self.op = op
+        self.reason = reason
+        self.req_id = req_id
+        self.order_link_id = order_link_id
+        link = f" (orderLinkId {order_link_id})" if order_link_id else ""
+        super().__init__(f"{op} was not sent{link}: {reason}; nothing reached the exchange, it is safe to retry")
+
+
 class OrderStatusUnknownError(RxBybitError):
     """A trade request got no answer in time, or its connection dropped while it was in flight.
 

@@ -10,7 +10,6 @@ emissions happen on the event loop thread.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,8 @@ from ..protocol.signing import Credentials
 from ..protocol.ticker import Ticker
 from ..transport import BackoffPolicy, Connection
 from .health import Health, HealthMonitor
+from .lifecycle import OwnedRouter, Parts, adopt
 from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
-from .router import TopicEntry, TopicRouter
 from .stream import Provenance, Stream
 from .streams import Fanout
 from .trade import TradeClient
@@ -66,14 +65,18 @@ class Bybit:
             network, credentials=credentials, backoff=backoff, ping_interval=ping_interval,
             pong_timeout=pong_timeout, sim_options=sim_options, simulated=simulated,
         )
-        self._router = TopicRouter(
-            self._connection, self._pool.provenance, on_observer_error=self._observer_error,
-            on_resync=self._on_resync, on_topic_error=self._on_topic_error,
+        # the sockets call the parts, never this object: a dropped client can be collected (and closed)
+        self._parts = parts = Parts(self._pool)
+        self._router = parts.router = OwnedRouter(
+            parts.connection, self._pool.provenance, on_observer_error=parts.observer_error,
+            on_resync=parts.resync, on_topic_error=parts.topic_error,
         )
-        self._monitor = HealthMonitor(self._pool, self._router, health_interval)
+        self._monitor = parts.monitor = HealthMonitor(self._pool, self._router, health_interval)
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
         self._closed = False
+        self._settings = (self._pool.network_name, api_key)
+        adopt(self, parts, self._settings, self.__repr__)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -90,6 +93,7 @@ class Bybit:
         if self._closed:
             return
         self._closed = True
+        self._parts.closed = True
         self._router.close()
         self._monitor.close()
         for fan in self._frame_taps.values():
@@ -211,7 +215,7 @@ class Bybit:
     def trade(self) -> TradeClient:
         """Order entry over Bybit's WS trade API (``/v5/trade``), on this client's connection pool."""
         if self._trade is None:
-            self._trade = TradeClient(self._pool)
+            self._trade = self._parts.trade = TradeClient(self._pool)
         return self._trade
 
     # ------------------------------------------------------------------ health
@@ -239,26 +243,7 @@ class Bybit:
     # ------------------------------------------------------------------ wiring
 
     def _connection(self, endpoint: T.Endpoint) -> Connection:
-        return self._pool.connection(
-            endpoint,
-            on_event=functools.partial(self._router.route, endpoint),
-            on_topic_error=functools.partial(self._router.topic_error, endpoint),
-            on_state=self._on_state,
-            on_subscriptions=self._monitor.subscriptions_changed,
-        )
-
-    def _on_state(self, conn: Connection) -> None:
-        if not self._closed:
-            self._monitor.publish()
-
-    def _on_resync(self, entry: TopicEntry) -> None:
-        self._monitor.publish()
-
-    def _on_topic_error(self, name: str, exc: Exception) -> None:
-        self._monitor.topic_error(name, exc)
-
-    def _observer_error(self, name: str, exc: BaseException) -> None:
-        self._monitor.observer_error(name, exc)
+        return self._parts.connection(endpoint)
 
 
 def _nothing() -> None:

@@ -32,6 +32,8 @@ class TopicHealth:
     resyncs: int = 0
     subscribed: bool = False
     """True once Bybit has acknowledged the subscription on the current socket."""
+    endpoint: str = ""
+    """The socket the topic streams on (``linear``, ``spot``, ..., ``private``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,8 @@ class Health:
     last_message_age_s: float | None
     reconnects: int
     resyncs: int
-    topics: Mapping[str, TopicHealth] = field(default_factory=dict)
+    topics: Mapping[tuple[str, str], TopicHealth] = field(default_factory=dict)
+    """Per observed topic, keyed by ``(endpoint, topic)``: the same name on linear and spot are two topics."""
     last_error: str | None = None
     malformed: int = 0
     """Frames that could not be decoded (each was logged and skipped; the stream went on)."""
@@ -82,15 +85,15 @@ class HealthMonitor:
     def snapshot(self) -> Health:
         """The current :class:`Health` (rates over the last complete second)."""
         now = time.monotonic()
-        topics = {}
+        topics: dict[tuple[str, str], TopicHealth] = {}
         total_rate = 0.0
         last: float | None = None
         for t in self._router.entries():
             conn = self._pool.get(t.endpoint)
             rate = t.rate(now)
-            topics[t.name] = TopicHealth(
+            topics[(t.endpoint, t.name)] = TopicHealth(
                 t.name, rate, None if t.last_at is None else now - t.last_at, t.messages, t.resyncs,
-                conn is not None and t.name in conn.confirmed,
+                conn is not None and t.name in conn.confirmed, t.endpoint,
             )
             total_rate += rate
             if t.last_at is not None and (last is None or t.last_at > last):
@@ -137,7 +140,8 @@ class HealthMonitor:
         changed = self._changed
         while True:
             changed.clear()
-            pending = [t.name for t in self._router.entries() if t.observers and not self._confirmed(t)]
+            pending = [f"{t.name} ({t.endpoint})" for t in self._router.entries()
+                       if t.observers and not self._confirmed(t)]
             if not pending:
                 return
             left = deadline - loop.time()

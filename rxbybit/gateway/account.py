@@ -13,7 +13,7 @@ from typing import Any
 from reactivex import abc
 
 from ..client import Bybit
-from ..errors import RxBybitError
+from ..errors import AuthenticationError, RxBybitError
 from .auth import Identity
 from .envelopes import ErrorCode
 from .fanout import Group, Router
@@ -27,6 +27,14 @@ class NoCredentials(RxBybitError):
     def __init__(self, user: str) -> None:
         super().__init__(f"user {user!r} has no Bybit API keys on this gateway; "
                          "add them with 'rxbybit gateway users add NAME --api-key K --api-secret S'")
+
+
+class LoginFailed(RxBybitError):
+    """Bybit refused a user's API keys: their private streams stay off until the keys change."""
+
+    def __init__(self, user: str, cause: Exception) -> None:
+        super().__init__(f"Bybit refused the API keys of user {user!r} ({safe_text(cause)}); private streams are off "
+                         "until the operator replaces them ('rxbybit gateway users set-keys'), and resume then")
 
 
 def safe_text(exc: BaseException) -> str:
@@ -43,18 +51,29 @@ class Account:
         self.client: Bybit | None = None
         self.router: Router | None = None
         self.sessions = 0
+        self.login_error: Exception | None = None
         self.last_profile: dict[str, Any] | None = None
         self.profile = Group(PROFILE, self._start_profile)
         self.notifications = Group(NOTIFICATIONS, self._start_notifications)
 
     def upstream(self) -> Router:
-        """The router over this user's private client (made now if needed); :class:`NoCredentials` without keys."""
+        """The router over this user's private client (made now if needed).
+
+        Raises :class:`NoCredentials` without keys, and :class:`LoginFailed` once Bybit has refused
+        them (this account's keys never change: new keys make a new account).
+        """
+        if self.login_error is not None:
+            raise LoginFailed(self.identity.user, self.login_error)
         if self.router is None:
             if self._make_client is None:
                 raise NoCredentials(self.identity.user)
             self.client = self._make_client()
-            self.router = Router(self.client)
+            self.router = Router(self.client, on_error=self._on_upstream_error)
         return self.router
+
+    def _on_upstream_error(self, exc: Exception) -> None:
+        if isinstance(exc, AuthenticationError) and self.login_error is None:
+            self.login_error = exc
 
     def _start_profile(self) -> list[abc.DisposableBase]:
         client = self.upstream().client
@@ -65,6 +84,7 @@ class Account:
         self.profile.emit(self.last_profile)
 
     def _on_profile_error(self, exc: Exception) -> None:
+        self._on_upstream_error(exc)
         self.profile.fail(ErrorCode.UPSTREAM_ERROR, f"the wallet stream failed: {safe_text(exc)}")
 
     def _start_notifications(self) -> list[abc.DisposableBase]:
@@ -85,6 +105,7 @@ class Account:
         self.notifications.emit(notification_from_execution(item))
 
     def _on_private_error(self, exc: Exception) -> None:
+        self._on_upstream_error(exc)
         self.notifications.fail(ErrorCode.UPSTREAM_ERROR, f"the private order stream failed: {safe_text(exc)}")
 
     def idle(self) -> bool:

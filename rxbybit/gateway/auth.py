@@ -8,6 +8,7 @@ raises :class:`AuthError` when the token is not good. Two ship with rxbybit: the
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -31,6 +32,20 @@ class Identity:
     def __repr__(self) -> str:
         keys = "with Bybit keys" if self.credentials is not None else "without Bybit keys"
         return f"Identity(user={self.user!r}, {keys})"
+
+    @property
+    def account(self) -> tuple[str, str]:
+        """What the gateway keys a user's upstream by: the name and a digest of the Bybit keys.
+
+        It changes whenever the credentials do, so a re-added user of the same name, or a user
+        whose keys were replaced, never reaches a client signed with the old keys. The digest is
+        a one-way hash and is never shown.
+        """
+        creds = self.credentials
+        if creds is None:
+            return self.user, ""
+        digest = hashlib.sha256(f"{creds.api_key}\0{creds.api_secret}".encode()).hexdigest()
+        return self.user, digest
 
 
 @runtime_checkable

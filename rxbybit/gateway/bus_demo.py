@@ -45,31 +45,40 @@ def local_redis() -> Iterator[str]:
 
 
 async def _run(args: argparse.Namespace, bus: str) -> None:
-    from ..sim import Simulator
-
-    async with Simulator(host="127.0.0.1", port=0, seed=args.seed) as sim:
-        procs: list[asyncio.subprocess.Process] = []
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                for i in range(args.replicas):
-                    cmd = [sys.executable, "-m", "rxbybit.cli", "gateway", "--port", str(args.port + i),
-                           "--network", sim.url, "--bus", bus, "--db", os.path.join(tmp, f"users-{i}.db")]
-                    procs.append(await asyncio.create_subprocess_exec(*cmd))
-                    if i == 0:
-                        await asyncio.sleep(1.5)  # let the first take the lead, so 'the first is the leader' holds
-                print(f"bus {bus}; simulator {sim.url} (SIMULATED market data)", flush=True)
-                for i, p in enumerate(procs):
-                    print(f"replica {i}: ws://127.0.0.1:{args.port + i}/ws  pid {p.pid}"
-                          + ("  (leader at start)" if i == 0 else ""), flush=True)
-                print("Ctrl-C stops everything.", flush=True)
-                await asyncio.gather(*(p.wait() for p in procs))
-        finally:
-            for p in procs:
-                if p.returncode is None:
-                    p.terminate()
-            for p in procs:
-                with contextlib.suppress(ProcessLookupError):
-                    await asyncio.wait_for(p.wait(), 10)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        sim = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "rxbybit.cli", "sim", "--port", "0", "--seed", str(args.seed),
+            stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL, env=env)
+        procs.append(sim)
+        assert sim.stdout is not None
+        line = (await asyncio.wait_for(sim.stdout.readline(), 60)).decode()
+        if " at ws://" not in line:
+            raise SystemExit(f"the simulator did not start: {line!r}")
+        sim_url = line.rsplit(" at ", 1)[1].split()[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            replicas = []
+            for i in range(args.replicas):
+                cmd = [sys.executable, "-m", "rxbybit.cli", "gateway", "--port", str(args.port + i),
+                       "--network", sim_url, "--bus", bus, "--db", os.path.join(tmp, f"users-{i}.db")]
+                replicas.append(await asyncio.create_subprocess_exec(*cmd, env=env))
+                if i == 0:
+                    await asyncio.sleep(1.5)  # let the first take the lead, so 'the first is the leader' holds
+            procs += replicas
+            print(f"bus {bus}; simulator {sim_url} (SIMULATED market data)", flush=True)
+            for i, p in enumerate(replicas):
+                print(f"replica {i}: ws://127.0.0.1:{args.port + i}/ws  pid {p.pid}"
+                      + ("  (leader at start)" if i == 0 else ""), flush=True)
+            print("Ctrl-C stops everything.", flush=True)
+            await asyncio.gather(*(p.wait() for p in replicas))
+    finally:
+        for p in reversed(procs):
+            if p.returncode is None:
+                p.terminate()
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError, TimeoutError):
+                await asyncio.wait_for(p.wait(), 10)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,9 @@ Every frame the gateway sends is one JSON object with a ``type``:
 
 - ``{"type": "ack", "path": P, "id": ID, "data": {...}}`` answers a request that succeeded;
 - ``{"type": "event", "path": P, "data": ...}`` carries live data of the subscription ``P``;
-- ``{"type": "error", "path": P, "id": ID, "code": N, "message": "..."}`` says what was wrong.
+- ``{"type": "error", "path": P, "id": ID, "code": N, "message": "..."}`` says what was wrong;
+- ``{"type": "status", "path": P, "data": {"upstream": "down" | "up", ...}}`` says the exchange
+  connection behind subscription ``P`` dropped, or is back (the subscription itself stays).
 
 ``id`` is echoed only when the request carried one. Event frames are built once per upstream
 message and shared by every subscriber, so :func:`event_frame` splices already-serialised JSON
@@ -82,6 +84,11 @@ def error(code: ErrorCode, message: str, path: str | None = None, request_id: Re
     frame["code"] = int(code)
     frame["message"] = message
     return dumps(frame)
+
+
+def status(path: str, data: dict[str, Any]) -> bytes:
+    """A ``status`` frame: the upstream of subscription ``path`` changed state (see ``data``)."""
+    return dumps({"type": "status", "path": path, "data": data}).encode()
 
 
 def event(path: str, data: Any) -> bytes:

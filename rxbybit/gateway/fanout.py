@@ -2,7 +2,11 @@
 
 A :class:`Router` forwards the raw Bybit frames of one client's topics, each wrapped once in an
 ``event`` envelope and shared by every subscriber; a :class:`Group` does the same for a derived
-stream (profile, notifications, symbols). Both hold their upstream only while a sink needs it.
+stream (profile, notifications, symbols). Both hold their upstream only while a sink needs it:
+a topic is forgotten when its last sink leaves and when the exchange rejects it, so what a router
+holds is bounded by what connections hold. A router also watches its client's health and sends a
+``status`` frame on every subscription of a direction when that exchange socket drops and when
+it is back.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from typing import Any, Protocol
 from reactivex import abc
 
 from ..client import Bybit
+from ..client.health import Health
 from ..errors import SubscriptionError
 from ..protocol import topics as T
 from ..protocol.json_codec import JSONDecodeError, loads
 from ..transport.ws_internals import text_frame
-from .envelopes import ErrorCode, event, event_frame
+from .envelopes import ErrorCode, event, event_frame, status
 
 log = logging.getLogger("rxbybit.gateway")
 
@@ -90,10 +95,14 @@ class _Topic:
 class Router:
     """Raw-frame fan-out of one upstream client: topic -> sinks, one upstream observer per topic."""
 
-    def __init__(self, client: Bybit) -> None:
+    def __init__(self, client: Bybit, on_error: Callable[[Exception], None] | None = None) -> None:
         self.client = client
         self._topics: dict[tuple[T.Endpoint, str], _Topic] = {}
         self._taps: dict[T.Endpoint, abc.DisposableBase] = {}
+        self._on_upstream_error = on_error
+        self._health: abc.DisposableBase | None = None
+        self._up: set[str] = set()
+        self._down: set[str] = set()
         self.malformed = 0
 
     @property
@@ -136,6 +145,8 @@ class Router:
 
         if endpoint not in self._taps:
             self._taps[endpoint] = self.client.frames(endpoint).subscribe(on_frame)
+        if self._health is None:
+            self._health = self.client.health.subscribe(on_next=self._on_health, on_error=_ignore)
         entry.holder = self.client.topic(name, endpoint).subscribe(
             on_next=_ignore, on_error=on_error, on_completed=on_completed)
 
@@ -148,6 +159,40 @@ class Router:
             tap = self._taps.pop(endpoint, None)
             if tap is not None:
                 tap.dispose()
+            self._up.discard(endpoint)
+            self._down.discard(endpoint)
+        if not self._taps and self._health is not None:
+            health, self._health = self._health, None
+            health.dispose()
+
+    def _on_health(self, health: Health) -> None:
+        """Tell the subscribers of a direction when its exchange socket drops, and when it is back."""
+        for endpoint in tuple(self._taps):
+            state = health.connections.get(endpoint)
+            if state is None:
+                continue
+            if state == "connected":
+                self._up.add(endpoint)
+                if endpoint in self._down:
+                    self._down.discard(endpoint)
+                    self._status(endpoint, {"upstream": "up"})
+            elif endpoint in self._up:
+                self._up.discard(endpoint)
+                self._down.add(endpoint)
+                data: dict[str, Any] = {"upstream": "down", "state": state}
+                if health.last_error:
+                    data["reason"] = health.last_error
+                self._status(endpoint, data)
+
+    def _status(self, endpoint: T.Endpoint, data: dict[str, Any]) -> None:
+        for (ep, _), entry in tuple(self._topics.items()):
+            if ep == endpoint:
+                frame = status(entry.path, data)
+                for sink in tuple(entry.sinks.values()):
+                    try:
+                        sink.deliver(frame)
+                    except Exception:
+                        log.exception("a status frame for %s failed for one connection", entry.path)
 
     def _on_frame(self, endpoint: T.Endpoint, raw: str | bytes) -> None:
         topic, valid = extract_topic(raw)
@@ -164,6 +209,8 @@ class Router:
         if entry is None:
             return
         self._drop(key)
+        if exc is not None and self._on_upstream_error is not None:
+            self._on_upstream_error(exc)
         if isinstance(exc, SubscriptionError):
             code, message = ErrorCode.UPSTREAM_REJECTED, f"Bybit rejected {key[1]!r}: {exc.message}"
         elif exc is None:
@@ -176,6 +223,9 @@ class Router:
         """Drop every topic and its upstream observer."""
         for key in list(self._topics):
             self._drop(key)
+        if self._health is not None:
+            health, self._health = self._health, None
+            health.dispose()
 
 
 def _ignore(_: object) -> None:

@@ -2,8 +2,10 @@
 
 One public :class:`~rxbybit.Bybit` client serves every connection; each user with Bybit keys gets
 their own private client (an :class:`~rxbybit.gateway.account.Account`), shared by that user's
-connections and closed when none needs it. A topic costs one exchange subscription however many
-connections watch it: a :class:`~rxbybit.gateway.fanout.Router` holds one observer of
+connections and closed when none needs it. Accounts are keyed by :attr:`Identity.account
+<rxbybit.gateway.auth.Identity.account>` (the name and a digest of the keys), never by the name
+alone: a re-added user, or one whose keys were replaced, gets a fresh client. A topic costs one
+exchange subscription however many connections watch it: a :class:`~rxbybit.gateway.fanout.Router` holds one observer of
 ``Bybit.topic(...)`` per topic (that keeps the exchange subscription) and forwards the raw Bybit
 frames from ``Bybit.frames(endpoint)``, wrapped once in an event envelope and shared by every
 subscriber.
@@ -22,14 +24,15 @@ from ..client import Bybit
 from ..protocol import topics as T
 from ..protocol.endpoints import needs_auth
 from ..protocol.ticker import Ticker
-from .account import Account, NoCredentials, safe_text
+from .account import Account, LoginFailed, NoCredentials, safe_text
 from .auth import Identity
 from .envelopes import event
 from .fanout import Group, Router, Sink, Subscription, external_path
 from .profile import notification
 from .requests import PROFILE, SYMBOLS
 
-__all__ = ["ClientFactory", "Hub", "NoCredentials", "Sink", "Subscription", "SymbolList", "external_path"]
+__all__ = ["ClientFactory", "Hub", "LoginFailed", "NoCredentials", "Sink", "Subscription", "SymbolList",
+           "UnknownInstrument", "external_path"]
 
 log = logging.getLogger("rxbybit.gateway")
 
@@ -37,6 +40,13 @@ ClientFactory = Callable[[str, Identity | None], Bybit]
 """Makes the upstream client for a base URL (``identity`` None: the shared public client)."""
 
 SymbolList = Sequence[tuple[T.Category, str]]
+
+InstrumentList = Mapping[str, frozenset[str]]
+"""Per category, every name a public topic may carry (symbols, and for options their base coins)."""
+
+
+class UnknownInstrument(ValueError):
+    """A public topic names an instrument the exchange does not list."""
 
 TICKER_FIELDS = ("lastPrice", "price24hPcnt", "highPrice24h", "lowPrice24h", "volume24h", "bid1Price", "ask1Price",
                  "markPrice")
@@ -54,7 +64,9 @@ class Hub:
         self.base_url = base_url
         self.public = public if public is not None else self._factory(str(base_url), None)
         self._public_router = (router_factory or Router)(self.public)  # a BusRouter for replicas
-        self._users: dict[str, Account] = {}
+        self._users: dict[tuple[str, str], Account] = {}
+        self.instruments: dict[str, frozenset[str]] = {}
+        """Category -> accepted names; a category missing here is not checked (no list available)."""
         self.symbol_list: tuple[tuple[T.Category, str], ...] = tuple(symbols)
         self._tickers: dict[tuple[str, str], dict[str, Any]] = {}
         self._symbols = Group(SYMBOLS, self._start_symbols)
@@ -64,7 +76,7 @@ class Hub:
 
     def attach(self, identity: Identity) -> None:
         """A connection was authorized as ``identity`` (counted until :meth:`detach`)."""
-        user = self._users.get(identity.user)
+        user = self._users.get(identity.account)
         if user is None:
             make = None
             if identity.credentials is not None:
@@ -75,24 +87,28 @@ class Hub:
                 def make() -> Bybit:
                     return factory(base, Identity(identity.user, creds))
 
-            user = self._users[identity.user] = Account(identity, make)
+            user = self._users[identity.account] = Account(identity, make)
         user.sessions += 1
 
     def detach(self, identity: Identity) -> None:
         """That connection is gone; a user with no connection left loses their private client."""
-        user = self._users.get(identity.user)
+        user = self._users.get(identity.account)
         if user is None:
             return
         user.sessions -= 1
         if user.idle():
-            del self._users[identity.user]
+            del self._users[identity.account]
             task = asyncio.get_running_loop().create_task(user.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
     def users_online(self) -> tuple[str, ...]:
         """Names of users with at least one authorized connection."""
-        return tuple(name for name, u in self._users.items() if u.sessions > 0)
+        return tuple(dict.fromkeys(name for (name, _), u in self._users.items() if u.sessions > 0))
+
+    def accounts(self, user: str) -> list[Account]:
+        """Every open account of ``user`` (more than one only while old sessions are being closed)."""
+        return [a for (name, _), a in self._users.items() if name == user]
 
     def upstream(self, user: str | None = None) -> Bybit | None:
         """The client serving ``user``'s private streams (None: the shared public client).
@@ -102,17 +118,32 @@ class Hub:
         """
         if user is None:
             return self.public
-        account = self._users.get(user)
-        return None if account is None else account.client
+        accounts = self.accounts(user)
+        return None if not accounts else accounts[-1].client
 
     def notify(self, user: str, title: str, message: str, level: str = "info",
                data: Mapping[str, Any] | None = None) -> bool:
         """Send a notification to ``user``'s ``/user/notifications`` subscribers; False if none."""
-        u = self._users.get(user)
-        if u is None or not u.notifications.sinks:
-            return False
-        u.notifications.emit(notification("gateway", title, message, level, data))
-        return True
+        sent = False
+        for u in self.accounts(user):
+            if u.notifications.sinks:
+                u.notifications.emit(notification("gateway", title, message, level, data))
+                sent = True
+        return sent
+
+    def check_topic(self, topic: T.Topic) -> None:
+        """Raise :class:`UnknownInstrument` if ``topic`` names an instrument its category does not list."""
+        allowed = self.instruments.get(topic.endpoint)
+        if allowed is None or topic.symbol is None or topic.symbol in allowed:
+            return
+        raise UnknownInstrument(f"{topic.symbol!r} is not an instrument listed on {topic.endpoint}")
+
+    def login_error(self, identity: Identity) -> LoginFailed | None:
+        """Why ``identity``'s private streams are off (Bybit refused the keys), or None."""
+        account = self._users.get(identity.account)
+        if account is None or account.login_error is None:
+            return None
+        return LoginFailed(identity.user, account.login_error)
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -168,9 +199,9 @@ class Hub:
         self._symbols.emit({"event": "error", "category": category, "symbol": symbol, "message": safe_text(exc)})
 
     def _user(self, identity: Identity | None) -> Account:
-        if identity is None or identity.user not in self._users:
+        if identity is None or identity.account not in self._users:
             raise PermissionError("this connection is not authorized")
-        return self._users[identity.user]
+        return self._users[identity.account]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,6 +214,26 @@ class Hub:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.public.close()
+
+
+def instrument_names(universe: Mapping[str, Sequence[Any] | Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """An allow-list from per-category instruments (names, mappings with ``symbol``, or objects with ``.symbol``).
+
+    Option categories also accept each instrument's base coin (``publicTrade.BTC`` on options).
+    """
+    out: dict[str, frozenset[str]] = {}
+    for category, items in universe.items():
+        names: set[str] = set()
+        for item in items:
+            name = item if isinstance(item, str) else (
+                item.get("symbol") if isinstance(item, Mapping) else getattr(item, "symbol", None))
+            if isinstance(name, str) and name:
+                names.add(name)
+                if category == "option":
+                    names.add(name.split("-", 1)[0])
+        if names:
+            out[category] = frozenset(names)
+    return out
 
 
 def _default_factory(base_url: str, identity: Identity | None) -> Bybit:

@@ -4,9 +4,11 @@ Verification is done by PyJWT (signature, ``exp``/``nbf``, and ``aud``/``iss`` w
 token parsing is security-sensitive and a maintained library gets the corner cases right
 (algorithm pinning, padding, time claims). Install it with ``pip install 'rxbybit[jwt]'``.
 
-The user is the ``sub`` claim. When the token carries a fingerprint claim (``fpt`` by default)
-it must equal the fingerprint the client presents; ``require_fingerprint=True`` refuses tokens
-without one. Bybit keys for private streams come from ``credentials`` (for example
+An HMAC secret (HS256/384/512) shorter than 32 bytes is refused: a short shared secret can be
+brute-forced offline from one token. The user is the ``sub`` claim. When the token carries a
+fingerprint claim (``fpt`` by default) it must equal the fingerprint the client presents;
+``require_fingerprint=True`` (``--jwt-require-fingerprint``) refuses tokens without one.
+Bybit keys for private streams come from ``credentials`` (for example
 :meth:`UserStore.credentials <rxbybit.gateway.users.UserStore.credentials>`), looked up by user.
 """
 
@@ -19,6 +21,9 @@ from typing import Any
 
 from ..protocol.signing import Credentials
 from .auth import AuthError, Identity
+
+MIN_HMAC_KEY_BYTES = 32
+"""Shortest HS* secret accepted (RFC 7518 section 3.2: a key at least as long as the hash output)."""
 
 
 class JWTVerifier:
@@ -43,6 +48,12 @@ class JWTVerifier:
             raise ImportError("the JWT verifier needs PyJWT: pip install 'rxbybit[jwt]'") from None
         if not algorithms or "none" in {a.lower() for a in algorithms}:
             raise ValueError("give at least one signing algorithm; 'none' is never accepted")
+        if any(a.upper().startswith("HS") for a in algorithms):
+            size = len(key.encode() if isinstance(key, str) else key)
+            if size < MIN_HMAC_KEY_BYTES:
+                raise ValueError(f"the JWT secret is {size} bytes long; HMAC algorithms need at least "
+                                 f"{MIN_HMAC_KEY_BYTES} random bytes (e.g. 'python -c \"import secrets; "
+                                 "print(secrets.token_urlsafe(48))\"')")
         self._jwt = jwt
         self._key = key
         self.algorithms = tuple(algorithms)

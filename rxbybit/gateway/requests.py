@@ -37,6 +37,20 @@ MAX_FIELD_CHARS: Final = 512
 MAX_ID_CHARS: Final = 64
 MAX_ID_INT: Final = 2**53
 """An integer ``id`` stays within what a browser's JSON numbers hold exactly."""
+MAX_NESTING: Final = 32
+"""Deepest nesting of arrays and objects a request may have, by default."""
+REQ_ID_KEYS: Final = ("req_id", "reqId")
+
+SEED_ALIASES: Final[dict[str, str]] = {
+    f"/{category}/order_events": f"/external/private/order.{category}" for category in CATEGORIES
+}
+"""Seed 000's ``/unsubscribe`` example names ``/spot/order_events``, which no subscription here has:
+it most plausibly means order events on the spot direction, i.e. Bybit's ``order.spot`` topic."""
+
+
+def seed_alias(path: str) -> str | None:
+    """The subscription path a seed-style path such as ``/spot/order_events`` stands for, or None."""
+    return SEED_ALIASES.get(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +62,8 @@ class Request:
     id: RequestId = None
 
 
-def parse_request(message: str | bytes, max_bytes: int) -> Request:
-    """Parse and validate one client message (at most ``max_bytes`` long)."""
+def parse_request(message: str | bytes, max_bytes: int, max_nesting: int = MAX_NESTING) -> Request:
+    """Parse and validate one client message (at most ``max_bytes`` long, ``max_nesting`` levels deep)."""
     size = len(message.encode("utf-8", "replace")) if isinstance(message, str) else len(message)
     if size > max_bytes:
         raise GatewayError(ErrorCode.FRAME_TOO_LARGE,
@@ -60,6 +74,9 @@ def parse_request(message: str | bytes, max_bytes: int) -> Request:
                            f'a request must be a JSON object {{"path": ..., "payload": ...}}, got {_kind(msg)}')
     wide = wide_integers(message)
     request_id = _request_id(msg, wide)
+    if _too_deep(msg, max_nesting):
+        raise GatewayError(ErrorCode.BAD_REQUEST, f"the request nests arrays and objects more than {max_nesting} "
+                           "levels deep", None, request_id)
     raw_path = msg.get("path")
     if raw_path is None:
         raise _bad(ErrorCode.BAD_REQUEST, f"missing \"path\"; expected one of {', '.join(PATHS)}", None, request_id)
@@ -81,6 +98,20 @@ def parse_request(message: str | bytes, max_bytes: int) -> Request:
         raise _bad(ErrorCode.BAD_PAYLOAD, f"payload must be a JSON object, got {_kind(payload)}", path, request_id)
     _validate(path, payload, request_id)
     return Request(path, payload, request_id)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True if ``value`` nests containers more than ``limit`` levels (iterative: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _decode(message: str | bytes) -> Any:
@@ -154,6 +185,11 @@ def _validate(path: str, payload: dict[str, Any], request_id: RequestId) -> None
             raise _bad(ErrorCode.BAD_DIRECTION,
                        f"unknown direction {_short(direction)}; expected one of {', '.join(DIRECTIONS)}",
                        path, request_id)
+        for key in REQ_ID_KEYS:
+            rid = payload.get(key)
+            if key in payload and not (isinstance(rid, str) and 0 < len(rid) <= MAX_ID_CHARS):
+                raise _bad(ErrorCode.BAD_PAYLOAD, f"{key} must be a string of 1 to {MAX_ID_CHARS} characters, "
+                           f"got {_short(rid)}", path, request_id)
         if op is not None:
             if op not in EXTERNAL_OPS:
                 raise _bad(ErrorCode.UNSUPPORTED_OP,

@@ -6,7 +6,13 @@
         print(gw.url)            # ws://127.0.0.1:8700/ws ; the page is gw.http_url
         await gw.serve_forever()
 
-It binds ``127.0.0.1`` unless told otherwise. ``network`` is ``"sim"`` (an embedded simulator,
+It binds ``127.0.0.1`` unless told otherwise. At the edge it refuses, before any websocket
+handshake: a browser page from another origin (``allowed_origins``; default: the same origin and
+loopback pages), a ``Host`` other than loopback names while bound to loopback (DNS rebinding),
+and connections beyond ``Limits.max_connections`` in total or ``max_connections_per_address`` from
+one address. Every few seconds it re-checks each authorized session with its verifier (a
+removed, rotated or expired token ends the session) and disconnects clients that stay over their
+outbound cap. ``network`` is ``"sim"`` (an embedded simulator,
 shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as ``ws://127.0.0.1:8765``.
 
 Fan-out writes pre-built frames. An event is encoded once, JSON envelope and RFC 6455 frame, and
@@ -36,12 +42,16 @@ throughput once the gateway is saturated. The pre-built path stays for that.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import http
+import ipaddress
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -53,8 +63,8 @@ from ..protocol import topics as T
 from ..transport.ws_internals import abort, buffered_bytes, write_frame_directly
 from .auth import TokenVerifier
 from .fanout import Router
-from .hub import ClientFactory, Hub
-from .limits import Limits
+from .hub import ClientFactory, Hub, instrument_names
+from .limits import AddressBuckets, Limits
 from .page import PAGE_HTML
 from .session import Session
 
@@ -68,13 +78,21 @@ DEFAULT_SYMBOLS: Final[tuple[tuple[T.Category, str], ...]] = (
 )
 
 
+PAGE_CSP: Final = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+                   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+"""The try-it page's Content-Security-Policy: nothing from elsewhere, and no other site may frame it."""
+
+LOOPBACK_NAMES: Final = frozenset(("localhost", "127.0.0.1", "::1"))
+
+
 class _WsOutbox:
     """A session's writer: synchronous frame writes on the event loop, as ``broadcast`` does."""
 
-    __slots__ = ("_closing", "ws")
+    __slots__ = ("_close_timeout", "_closing", "ws")
 
-    def __init__(self, ws: ServerConnection) -> None:
+    def __init__(self, ws: ServerConnection, close_timeout: float) -> None:
         self.ws = ws
+        self._close_timeout = close_timeout
         self._closing: asyncio.Task[None] | None = None
 
     def send(self, data: str | bytes) -> None:
@@ -89,8 +107,18 @@ class _WsOutbox:
         return buffered_bytes(self.ws)
 
     def close(self, code: int, reason: str) -> None:
+        """Start the close handshake; cut the connection if it has not ended within the timeout."""
         if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self.ws.close(code, reason))
+            self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await self.ws.close(code, reason[:120])
+        except (TimeoutError, ConnectionClosed):
+            pass
+        if self.ws.state is not State.CLOSED:
+            abort(self.ws)
 
 
 class Gateway:
@@ -107,6 +135,10 @@ class Gateway:
         symbols: Sequence[tuple[T.Category, str]] = DEFAULT_SYMBOLS,
         client_factory: ClientFactory | None = None,
         sim_options: Mapping[str, Any] | None = None,
+        allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] | None = None,
+        recheck_interval: float = 5.0,
+        instruments: Mapping[str, Sequence[str]] | None = None,
         bus: str | None = None,
     ) -> None:
         self.network = network
@@ -122,6 +154,15 @@ class Gateway:
         """``redis://...``: this gateway is one replica of a set sharing one upstream (``gateway.bus``)."""
         self.bus: BusRouter | None = None
         self.sessions: set[Session] = set()
+        self.allowed_origins = tuple(o.rstrip("/").lower() for o in allowed_origins)
+        self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
+        self.recheck_interval = recheck_interval
+        self._instruments = instruments
+        self.refused: collections.Counter[str] = collections.Counter()
+        """Connections refused at the door, by reason (origin, host, connections, address)."""
+        self._per_address: collections.Counter[str] = collections.Counter()
+        self._auth_buckets = AddressBuckets(self.limits.auth_rate, self.limits.auth_burst)
+        self._housekeeping: asyncio.Task[None] | None = None
         self._server: Server | None = None
 
     def __repr__(self) -> str:
@@ -165,6 +206,7 @@ class Gateway:
         else:
             self.hub = Hub(self.network, symbols=self._symbols, client_factory=self._factory,
                            router_factory=self._bus_router)
+        self.hub.instruments.update(await self._instrument_list())
         if self.bus is not None:
             await self.bus.start()
         self._server = await serve(
@@ -175,6 +217,7 @@ class Gateway:
         if sockets:
             self._port = int(sockets[0].getsockname()[1])
         log.info("gateway on %s (network %s)", self.url, self.network)
+        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep())
         return self
 
     def _bus_router(self, public: Bybit) -> Router:
@@ -185,8 +228,61 @@ class Gateway:
         self.bus = BusRouter(public, self.bus_url)
         return self.bus
 
+    async def _instrument_list(self) -> dict[str, frozenset[str]]:
+        """The instruments public topics may name: given, the simulator's, or the client's REST list if it has one."""
+        if self._instruments is not None:
+            return instrument_names(self._instruments)
+        assert self.hub is not None
+        sim = self.hub.public.simulator
+        if sim is not None:
+            return instrument_names({c: list(insts) for c, insts in sim.universe.items()})
+        fetch = getattr(self.hub.public, "instruments", None)
+        if fetch is None:
+            log.warning("no instrument list available: public topics are checked by grammar only")
+            return {}
+        universe: dict[str, Any] = {}
+        for category in ("spot", "linear", "inverse", "option"):
+            try:
+                async with asyncio.timeout(15):
+                    universe[category] = list(await fetch(category))
+            except Exception as exc:
+                log.warning("instrument list of %s unavailable (%s): its topics are checked by grammar only",
+                            category, type(exc).__name__)
+        return instrument_names(universe)
+
+    async def _housekeep(self) -> None:
+        """Every second: disconnect clients over their outbound cap too long; every ``recheck_interval``
+        seconds: re-check each authorized session's token (revoked, rotated, expired, keys changed)."""
+        last_check = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            for session in tuple(self.sessions):
+                session.check_slow()
+            if time.monotonic() - last_check >= self.recheck_interval:
+                last_check = time.monotonic()
+                await self.recheck_sessions()
+
+    async def recheck_sessions(self) -> int:
+        """Re-check every authorized session now; returns how many were ended."""
+        sessions = [s for s in self.sessions if s.identity is not None and not s.closed]
+        ended = 0
+        for i in range(0, len(sessions), 64):
+            results = await asyncio.gather(*(s.recheck() for s in sessions[i:i + 64]), return_exceptions=True)
+            for session, ok in zip(sessions[i:i + 64], results, strict=True):
+                if isinstance(ok, BaseException):
+                    log.warning("re-checking a session of %s failed: %s", session.identity and session.identity.user,
+                                type(ok).__name__)
+                elif not ok:
+                    ended += 1
+        return ended
+
     async def close(self) -> None:
         """Close every connection, the server and the upstream clients."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -221,22 +317,79 @@ class Gateway:
     # ------------------------------------------------------------------ connections
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        host = request.headers.get("Host", "")
+        if not self._host_allowed(host):
+            return self._refuse(connection, "host", http.HTTPStatus.MISDIRECTED_REQUEST,
+                                "this gateway does not serve that Host name\n")
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            origin = request.headers.get("Origin")
+            if origin is not None and not self._origin_allowed(origin, host):
+                return self._refuse(connection, "origin", http.HTTPStatus.FORBIDDEN,
+                                    "pages from this origin may not connect to this gateway\n")
+            if len(self.sessions) >= self.limits.max_connections:
+                return self._refuse(connection, "connections", http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                    "the gateway is full; try again later\n")
+            if self._per_address[_address(connection)] >= self.limits.max_connections_per_address:
+                return self._refuse(connection, "address", http.HTTPStatus.TOO_MANY_REQUESTS,
+                                    "too many connections from this address\n")
             return None
         if request.path.split("?", 1)[0] in ("/", "/index.html"):
             response = connection.respond(http.HTTPStatus.OK, PAGE_HTML)
             del response.headers["Content-Type"]
             response.headers["Content-Type"] = "text/html; charset=utf-8"
-            response.headers["Content-Security-Policy"] = (
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+            response.headers["Content-Security-Policy"] = PAGE_CSP
+            response.headers["X-Frame-Options"] = "DENY"
             response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "no-referrer"
             return response
         return connection.respond(http.HTTPStatus.NOT_FOUND,
                                   "not found: the page is at / and the websocket at /ws\n")
 
+    def _refuse(self, connection: ServerConnection, reason: str, status: http.HTTPStatus, body: str) -> Response:
+        self.refused[reason] += 1
+        return connection.respond(status, body)
+
+    def _host_allowed(self, host: str) -> bool:
+        """The ``Host`` header: any when bound beyond loopback (unless ``allowed_hosts``), else loopback names."""
+        name = _hostname(host)
+        if self.allowed_hosts is not None:
+            return name in self.allowed_hosts or host.lower() in self.allowed_hosts
+        if not _is_loopback(self.host):
+            return True
+        return name in LOOPBACK_NAMES or name == self.host.lower()
+
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        """A browser page may connect from the same origin, from a loopback page, or from ``allowed_origins``."""
+        origin = origin.rstrip("/").lower()
+        if "*" in self.allowed_origins or origin in self.allowed_origins:
+            return True
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False
+        if parts.netloc == host.lower():
+            return True
+        return _is_loopback(parts.hostname or "")
+
     async def _handle(self, ws: ServerConnection) -> None:
         assert self.hub is not None
-        session = Session(self.hub, _WsOutbox(ws), self.verifier, self.limits)
+        address = _address(ws)
+        self._per_address[address] += 1
+        try:
+            if (len(self.sessions) >= self.limits.max_connections
+                    or self._per_address[address] > self.limits.max_connections_per_address):
+                self.refused["connections" if len(self.sessions) >= self.limits.max_connections else "address"] += 1
+                await ws.close(1013, "too many connections; try again later")
+                return
+            await self._serve_session(ws, address)
+        finally:
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
+
+    async def _serve_session(self, ws: ServerConnection, address: str) -> None:
+        assert self.hub is not None
+        session = Session(self.hub, _WsOutbox(ws, self.limits.abuse_close_timeout), self.verifier, self.limits,
+                          address=address, auth_buckets=self._auth_buckets)
         self.sessions.add(session)
         try:
             async for message in ws:
@@ -249,6 +402,29 @@ class Gateway:
         finally:
             session.release()
             self.sessions.discard(session)
+
+
+def _address(connection: ServerConnection) -> str:
+    remote = connection.remote_address
+    return str(remote[0]) if remote else "?"
+
+
+def _hostname(host: str) -> str:
+    """The name part of a ``Host`` header (``[::1]:8700`` -> ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _drain(ws: ServerConnection, timeout: float) -> None:

@@ -198,55 +198,64 @@ class OrderBook(_BookReader):
                 return _STALE
             self.synced = False
             return _GAP
-        # copy-on-write per side: a side is copied only if a view still alive holds it
-        if update.bids and self._bid_views:
-            if any(r() is not None for r in self._bid_views):
-                self._bid_px = self._bid_px.copy()
-                self._bid = self._bid.copy()
-            self._bid_views = []
-        if update.asks and self._ask_views:
-            if any(r() is not None for r in self._ask_views):
-                self._ask_px = self._ask_px.copy()
-                self._ask = self._ask.copy()
-            self._ask_views = []
-        depth = self.depth
-        # bids: keys are negated prices so the best bid sorts first
-        sizes = self._bid
-        keys = self._bid_px
-        for p, s in update.bids:
-            if s:
-                if p not in sizes:
-                    insort(keys, -p)
-                sizes[p] = s
-            elif p in sizes:
-                del sizes[p]
-                del keys[bisect_left(keys, -p)]
-        if depth and len(keys) > depth:
-            for k in keys[depth:]:
-                del sizes[-k]
-            del keys[depth:]
-        sizes = self._ask
-        keys = self._ask_px
-        for p, s in update.asks:
-            if s:
-                if p not in sizes:
-                    insort(keys, p)
-                sizes[p] = s
-            elif p in sizes:
-                del sizes[p]
-                del keys[bisect_left(keys, p)]
-        if depth and len(keys) > depth:
-            for k in keys[depth:]:
-                del sizes[k]
-            del keys[depth:]
+        bids = update.bids
+        if bids:
+            if self._bid_views:  # copy-on-write: copied only if a view still alive holds this side
+                self._detach_bids()
+            sizes = self._bid
+            keys = self._bid_px  # negated prices, so the best bid sorts first
+            for p, s in bids:
+                if s:
+                    if p not in sizes:
+                        insort(keys, -p)
+                    sizes[p] = s
+                elif p in sizes:
+                    del sizes[p]
+                    del keys[bisect_left(keys, -p)]
+            if len(keys) > self.depth > 0:
+                for k in keys[self.depth:]:
+                    del sizes[-k]
+                del keys[self.depth:]
+        asks = update.asks
+        if asks:
+            if self._ask_views:
+                self._detach_asks()
+            sizes = self._ask
+            keys = self._ask_px
+            for p, s in asks:
+                if s:
+                    if p not in sizes:
+                        insort(keys, p)
+                    sizes[p] = s
+                elif p in sizes:
+                    del sizes[p]
+                    del keys[bisect_left(keys, p)]
+            if len(keys) > self.depth > 0:
+                for k in keys[self.depth:]:
+                    del sizes[k]
+                del keys[self.depth:]
         self.u = u
         self.seq = update.seq
         self.ts = update.ts
         self.cts = update.cts
-        if self._bid_px and keys and -self._bid_px[0] >= keys[0]:
+        bid_px = self._bid_px
+        ask_px = self._ask_px
+        if bid_px and ask_px and -bid_px[0] >= ask_px[0]:
             self.synced = False
             return _CROSSED
         return _DELTA
+
+    def _detach_bids(self) -> None:
+        if any(r() is not None for r in self._bid_views):
+            self._bid_px = self._bid_px.copy()
+            self._bid = self._bid.copy()
+        self._bid_views = []
+
+    def _detach_asks(self) -> None:
+        if any(r() is not None for r in self._ask_views):
+            self._ask_px = self._ask_px.copy()
+            self._ask = self._ask.copy()
+        self._ask_views = []
 
     def view(self) -> BookView:
         """An immutable view of the book as it is now (O(1); later updates copy first)."""

@@ -3,8 +3,11 @@
 Acks, pongs and errors differ by endpoint (protocol reference §3-§5, §8, §9). The simulator writes
 them with the builders here and the client reads them with the parsers here, so a reply text can
 never drift on one side only. Every builder returns a dict in Bybit's key order (serialise it with
-:func:`rxbybit.protocol.json_codec.dumps`). ``req_id`` is echoed as the client sent it (string or
-number); :data:`MISSING` means the client sent none.
+:func:`rxbybit.protocol.json_codec.dumps`). A stream socket echoes ``req_id`` as a string, even when
+the client sent a number (``"req_id":"3"``, seen in real captures); the trade socket echoes ``reqId`` as
+sent (unconfirmed). :data:`MISSING` means the client sent none.
+
+Texts marked (unconfirmed) are guesses: no capture of the real exchange shows them.
 """
 
 from __future__ import annotations
@@ -33,11 +36,21 @@ OK = "OK"
 AUTH_PARAMS_ERROR = "Params Error"
 """``auth`` with malformed args or an expired ``expires``."""
 INVALID_API_KEY = "Invalid apikey"
+"""V5 ``auth`` with an unknown key (unconfirmed: no capture shows the real text)."""
 INVALID_SIGN = "Invalid sign"
+"""V5 ``auth`` with a bad signature (unconfirmed: no capture shows the real text)."""
+V3_INVALID_SIGNATURE = "the signature of this request is invalid"
+"""Spot v3 private ``auth`` with a bad signature, sent with ``ret_code`` "10003" (observed)."""
+PERMISSION_DENIED = "Permission denied for current apikey"
+"""``10005`` on ``/v5/trade``: sent as ``op: auth`` with no ``reqId`` and no ``data`` (observed)."""
+TOO_MANY_SESSIONS = "Too many sessions under the same UID"
+"""``10003`` on ``/v5/trade`` (Bybit's docs; the reply shape is unconfirmed)."""
 REPEAT_AUTH = "Repeat auth"
 AUTH_FAILED = "auth failed"
 """The legacy spot v3 error text when no reason is known."""
-AUTH_FIRST = "Invalid apikey: authenticate this connection first (op auth)"
+AUTH_FIRST = "Request not authorized: authenticate this connection first (op auth)"
+"""A trade request before ``auth``: ``10005`` (unconfirmed: Bybit's docs give 10003 on this socket to
+"Too many sessions under the same UID", so the simulator no longer uses 10003 here)."""
 SERVICE_RESTARTING = "Service is restarting, please reconnect"
 RATE_LIMITED = "Too many visits. Exceeded the API Rate Limit."
 DUPLICATE_LINK_ID = "OrderLinkedID is duplicate"
@@ -139,7 +152,10 @@ class RetCode(IntEnum):
     PARAMS_ERROR = 10001
     TIMESTAMP_OUT_OF_WINDOW = 10002
     INVALID_API_KEY = 10003
+    TOO_MANY_SESSIONS = 10003
+    """Same number, trade socket meaning (protocol reference §8)."""
     INVALID_SIGN = 10004
+    PERMISSION_DENIED = 10005
     RATE_LIMITED = 10006
     SERVICE_RESTARTING = 10019
     NOT_SUPPORTED = 10404
@@ -167,9 +183,14 @@ ReqId = Any
 """A request id as the client sent it, or :data:`MISSING`."""
 
 
+def echo_req_id(req_id: Any) -> str:
+    """``req_id`` as a stream socket echoes it: always a string (``3`` -> ``"3"``, observed)."""
+    return req_id if isinstance(req_id, str) else str(req_id)
+
+
 def _with_req_id(frame: dict[str, Any], req_id: ReqId, *, always: bool = False) -> dict[str, Any]:
     if req_id is not MISSING:
-        frame["req_id"] = req_id
+        frame["req_id"] = echo_req_id(req_id)
     elif always:
         frame["req_id"] = ""
     return frame
@@ -235,11 +256,14 @@ def command_ack(
 def option_command_resp(
     conn_id: str, op: str, req_id: ReqId, ok: list[str], failed: list[str]
 ) -> dict[str, Any]:
-    """The option socket's ``COMMAND_RESP`` ack with per-topic success and failure lists."""
-    f: dict[str, Any] = {"success": True, "ret_msg": "", "conn_id": conn_id}
-    if req_id is not MISSING:
-        f["req_id"] = req_id
-    f.update({"data": {"failTopics": failed, "successTopics": ok}, "type": "COMMAND_RESP"})
+    """The option socket's ``COMMAND_RESP`` ack with per-topic success and failure lists.
+
+    A subscribe ack carries no ``req_id``, ``ret_msg`` or ``op`` (observed), so a client matches it by
+    its topics. ``req_id`` is accepted for symmetry and not echoed. An unsubscribe ack keeps
+    ``op: "unsubscribe"`` (unconfirmed) so the two can be told apart.
+    """
+    f: dict[str, Any] = {"success": True, "conn_id": conn_id,
+                         "data": {"failTopics": failed, "successTopics": ok}, "type": "COMMAND_RESP"}
     if op == "unsubscribe":
         f["op"] = op
     return f
@@ -259,8 +283,9 @@ def auth_reply(endpoint: Endpoint, conn_id: str, req_id: ReqId, code: int, messa
 
 
 def v3_error(code: int, message: str) -> dict[str, Any]:
-    """The legacy spot v3 private socket's error frame (e.g. a failed ``auth``)."""
-    return {"type": "error", "ret_code": str(int(code)), "ret_msg": message or AUTH_FAILED}
+    """The legacy spot v3 private socket's error frame, in the captured key order (a bad signature:
+    ``{"ret_code":"10003","type":"error","ret_msg":"the signature of this request is invalid"}``)."""
+    return {"ret_code": str(int(code)), "type": "error", "ret_msg": message or AUTH_FAILED}
 
 
 def decode_error(text: str) -> str:
@@ -290,6 +315,12 @@ def trade_reply(
         f["header"] = header
     f["connId"] = conn_id
     return f
+
+
+def permission_denied(conn_id: str) -> dict[str, Any]:
+    """A ``/v5/trade`` rejection with no ``reqId`` and no ``data``, seen as a reply to a request on a key
+    without trade permission (observed): ``op`` is ``auth`` whatever the request was."""
+    return {"retCode": int(RetCode.PERMISSION_DENIED), "retMsg": PERMISSION_DENIED, "op": "auth", "connId": conn_id}
 
 
 def restart_notice(conn_id: str) -> dict[str, Any]:

@@ -135,15 +135,18 @@ class Subscriptions:
             self._wanted.pop(t, None)
         return self._reconcile()
 
-    def refresh(self, topic: str) -> Step:
-        """Unsubscribe and subscribe ``topic`` again for a fresh snapshot (a book resync).
+    def refresh(self, topics: str | Iterable[str]) -> Step:
+        """Unsubscribe and subscribe ``topics`` (one name or several) again for fresh snapshots
+        (book resyncs); several topics go in one unsubscribe and one subscribe request.
 
         Both requests go at once: the socket keeps their order. A topic with a request in flight
         needs nothing: its snapshot is on its way.
         """
-        if topic not in self._wanted or self.state(topic) is not SubState.SUBSCRIBED:
+        names = [topics] if isinstance(topics, str) else list(dict.fromkeys(topics))
+        held = [t for t in names if t in self._wanted and self.state(t) is SubState.SUBSCRIBED]
+        if not held:
             return Step()
-        return self._send("unsubscribe", [topic]).extend(self._send("subscribe", [topic]))
+        return self._send("unsubscribe", held).extend(self._send("subscribe", held))
 
     def connected(self) -> Step:
         """A new socket is ready (authenticated where needed): subscribe everything wanted."""

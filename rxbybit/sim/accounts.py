@@ -84,6 +84,8 @@ class Order:
     updated: int = 0
     resting: Resting | None = None
     fee_coin: str = ""
+    protection_price: int = 0
+    """A market order's slippage-protection price (what its pushes show as ``price``), else 0."""
 
     @property
     def active(self) -> bool:

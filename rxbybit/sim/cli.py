@@ -12,7 +12,7 @@ from typing import Final
 
 from .accounts import DEMO_API_KEY, DEMO_API_SECRET
 from .replay import ReplayServer
-from .server import DEFAULT_SYMBOLS, Simulator
+from .server import DATA_BEFORE_ACK, DEFAULT_SYMBOLS, Simulator
 
 PROMPT_HELP: Final = """fault commands (type them while the simulator runs):
   drop [PATH]                     abort connections (no close frame)
@@ -24,6 +24,9 @@ PROMPT_HELP: Final = """fault commands (type them while the simulator runs):
   reject TOPIC [MESSAGE]          reject the next subscribe of TOPIC
   idle PATH SECONDS               close connections idle for SECONDS
   restart                         restart the whole server on the same port
+  deny-trade [N]                  answer the next N trade requests with the reqId-less 10005
+  trade-restarting on|off         new trade requests get 10019 while on
+  trade-sessions N|off            at most N trade sockets per account (one more auth: 10003)
   clear                           switch standing faults off
   help | quit"""
 
@@ -43,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated linear symbols, e.g. BTCUSDT,ETHUSDT (spot, inverse and options "
                              "are derived from them)")
     parser.add_argument("--speed", type=float, default=1.0, help="time multiplier for every push cadence")
+    parser.add_argument("--data-before-ack", type=float, default=DATA_BEFORE_ACK, metavar="SHARE",
+                        help=f"share of public subscribes whose data comes before the ack, picked by the seed "
+                             f"(default {DATA_BEFORE_ACK}; 0 turns it off)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="hold every frame this long (default 0)")
     parser.add_argument("--replay", metavar="FILE.jsonl", help="serve a recording instead of the market model")
     parser.add_argument("--fault-every", type=float, metavar="SECONDS",
                         help="inject a random fault every SECONDS (bounded: one fault at a time)")
@@ -72,7 +79,8 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, symbols: tuple[str, ...]) -> int:
-    sim = Simulator(args.host, args.port, seed=args.seed, symbols=symbols, speed=args.speed)
+    sim = Simulator(args.host, args.port, seed=args.seed, symbols=symbols, speed=args.speed,
+                    data_before_ack=args.data_before_ack, latency_ms=args.latency_ms)
     async with sim:
         print(f"rxbybit sim: SIMULATED Bybit exchange (not market data) at {sim.url}")
         print(f"  public:  {sim.url}/v5/public/{{spot,linear,inverse,option}}   legacy: {sim.url}/spot/public/v3")
@@ -154,6 +162,15 @@ async def apply_command(sim: Simulator, line: str, default_stall: float = 2.0) -
     if cmd == "restart":
         await sim.restart()
         return f"restarted the server on {sim.url}"
+    if cmd == "deny-trade":
+        f.deny_trade_requests(int(rest[0]) if rest else 1)
+        return f"the next {rest[0] if rest else 1} trade request(s) get the reqId-less 10005"
+    if cmd == "trade-restarting" and rest:
+        f.trade_restarting(rest[0] != "off")
+        return f"trade service restarting={rest[0] != 'off'} (new requests get 10019)"
+    if cmd == "trade-sessions" and rest:
+        f.trade_session_limit(None if rest[0] == "off" else int(rest[0]))
+        return f"trade sessions per account: {rest[0]}"
     if cmd == "clear":
         f.clear()
         return "faults cleared"

@@ -23,22 +23,37 @@ STEP_MS: Final = 20
 
 
 class VirtualTime:
-    """Simulated exchange time: ``start_ms`` plus the virtual milliseconds elapsed since the start."""
+    """Simulated exchange time: ``start_ms`` plus the virtual milliseconds elapsed since the start.
+
+    Bybit's clock is the wall clock, and so is the simulator's at ``speed=1`` without a ``start_ms``:
+    :meth:`now_ms` then reads the wall clock (never going back), so an order's ``createdTime`` is never
+    earlier than its own request's ``X-BAPI-TIMESTAMP`` and time lost before the clock task starts is
+    not lost. A fixed ``start_ms`` or another ``speed`` gives virtual time (tests, replays, load).
+    """
 
     def __init__(self, speed: float = 1.0, start_ms: int | None = None) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed!r}")
         self.speed = float(speed)
+        self.follows_wall = start_ms is None and self.speed == 1.0
+        """True when exchange time is the wall clock."""
         self.start_ms = start_ms if start_ms is not None else wall_ms()
         self.vt = 0.0
         """Virtual milliseconds since the start."""
+        self._last = self.start_ms
 
     def now_ms(self) -> int:
         """Simulated exchange time in epoch milliseconds."""
+        if self.follows_wall:
+            self._last = max(self._last, wall_ms())
+            return self._last
         return self.start_ms + int(self.vt)
 
     def advance(self, wall_seconds: float) -> None:
         """Let ``wall_seconds`` of real time pass (``speed`` times as much virtual time)."""
+        if self.follows_wall:
+            self.vt = max(self.vt + wall_seconds * 1000.0, float(self.now_ms() - self.start_ms))
+            return
         self.vt += wall_seconds * 1000.0 * self.speed
 
 

@@ -49,6 +49,11 @@ class Conn:
         self.req_order: deque[Any] = deque()
         self.closed = False
         self.frames_sent = 0
+        self.latency_s = 0.0
+        """Simulated network latency: every frame leaves this long after it is sent (0: at once)."""
+        self.in_flight: deque[tuple[float, bytes]] = deque()
+        self.late: list[tuple[float, bytes]] = []
+        """Replies held back until a monotonic time (a subscribe ack sent after its first data)."""
         wsi.on_pong_sent(ws, self._on_pong)
 
     def _on_pong(self) -> bool:
@@ -81,7 +86,15 @@ class Conn:
         self.send_bytes(text.encode())
 
     def send_bytes(self, data: bytes) -> None:
-        """Queue one UTF-8 encoded text frame."""
+        """Queue one UTF-8 encoded text frame (after :attr:`latency_s`, if set)."""
+        if self.closed:
+            return
+        if self.latency_s:
+            self.in_flight.append((time.monotonic() + self.latency_s, data))
+            return
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         if self.closed:
             return
         if self.pending or self.stalled:
@@ -104,6 +117,17 @@ class Conn:
         self.last_active = time.monotonic()
         if wsi.buffered_bytes(ws) > MAX_BUFFER:
             self.abort()
+
+    def reply_later(self, frame: dict[str, Any], delay_s: float) -> None:
+        """Send a reply frame ``delay_s`` seconds from now (the server's clock releases it)."""
+        self.late.append((time.monotonic() + delay_s, dumps(frame).encode()))
+
+    def release_late(self, now: float) -> None:
+        """Send the held-back replies and the frames in flight that are due, each in order."""
+        while self.in_flight and self.in_flight[0][0] <= now:
+            self._deliver(self.in_flight.popleft()[1])
+        while self.late and self.late[0][0] <= now:
+            self.send_bytes(self.late.pop(0)[1])
 
     def flush(self) -> None:
         """Send frames held by an expired stall."""

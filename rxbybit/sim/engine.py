@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Final
 
 from ..protocol import replies
@@ -38,6 +38,20 @@ _LATEST_ONLY: Final = ("wallet", "position", "greeks")
 
 def _params(detail: str) -> OrderError:
     return OrderError(RetCode.PARAMS_ERROR, replies.params_error(detail))
+
+
+MARKET_SLIPPAGE: Final = Decimal("0.01")
+"""How far from the touch a market order's protection price lies (a linear capture shows about 1%
+from the mark; the rule per category is unconfirmed)."""
+
+
+def protection_price(market: Market, side: Side) -> int:
+    """The limit a market order is given as slippage protection: 1% through the touch, on the tick."""
+    inst = market.inst
+    touch = market.book.best("Sell" if side == "Buy" else "Buy") or market.mid() or market.ref
+    steps = Decimal(touch) * (1 + MARKET_SLIPPAGE if side == "Buy" else 1 - MARKET_SLIPPAGE) / inst.tick
+    rounded = steps.to_integral_value(rounding=ROUND_CEILING if side == "Buy" else ROUND_FLOOR)
+    return max(inst.tick, int(rounded) * inst.tick)
 
 
 def _unfilled_end(o: Order) -> OrderStatus:
@@ -109,6 +123,8 @@ class Engine:
         market.set_time(now)
         order = Order(acct, inst, str(uuid.uuid4()), link_id, side, otype, tif, price or 0, qty, now,
                       reduce_only=bool(p.get("reduceOnly", False)), market_unit=market_unit, leaves=qty, updated=now)
+        if otype == "Market":
+            order.protection_price = protection_price(market, side)
         self.ledger.check_funds(acct, order)
         self._execute(order, market)
         return order

@@ -29,6 +29,18 @@ class BookFaults(Protocol):
         """Restart every depth of ``symbol``'s book at ``u == 1``; returns feeds hit."""
 
 
+class TradeKnobs:
+    """Trade-socket behaviours the faults switch on; :class:`~.trade_api.TradeDesk` reads them."""
+
+    def __init__(self) -> None:
+        self.denials = 0
+        """Next trade requests answered by Bybit's reqId-less ``10005`` (``op: auth``, no ``data``)."""
+        self.restarting = False
+        """True while the trade service restarts: new requests get ``10019`` (in-flight ones finished)."""
+        self.session_limit: int | None = None
+        """Trade sessions an account may hold; one more ``auth`` gets ``10003`` (None: no limit)."""
+
+
 class Faults:
     """The fault switches of one :class:`~rxbybit.sim.Simulator` (``sim.faults``).
 
@@ -42,6 +54,8 @@ class Faults:
         self.rejects: dict[str, tuple[str, int]] = {}
         """topic -> (error message, remaining count) for :meth:`reject_subscribe`."""
         self.idle_limits: dict[str | None, float] = {}
+        self.trade = TradeKnobs()
+        """The trade-socket switches (see the ``trade_*`` methods)."""
 
     def _conns(self, path: str | None) -> list[Conn]:
         return [c for c in self._connections if path is None or c.path == path]
@@ -135,8 +149,29 @@ class Faults:
         """The idle limit a new connection on ``path`` gets from this object, if any."""
         return self.idle_limits.get(path, self.idle_limits.get(None))
 
+    def deny_trade_requests(self, times: int = 1) -> None:
+        """Answer the next ``times`` trade requests with Bybit's permission rejection, which carries no
+        ``reqId`` and no ``data`` and says ``op: auth`` (observed: ``{"retCode":10005,"retMsg":"Permission
+        denied for current apikey","op":"auth","connId":...}``). A client that waits for its ``reqId`` hangs."""
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times!r}")
+        self.trade.denials += times
+
+    def trade_restarting(self, on: bool = True) -> None:
+        """While on, new trade requests get ``10019`` (service restarting; requests already answered
+        stand) and the client should open a new connection."""
+        self.trade.restarting = on
+
+    def trade_session_limit(self, sessions: int | None) -> None:
+        """At most ``sessions`` authenticated trade sockets per account; one more ``auth`` gets ``10003``
+        "Too many sessions under the same UID" (None: no limit, the default)."""
+        if sessions is not None and sessions < 1:
+            raise ValueError(f"sessions must be at least 1 or None, got {sessions!r}")
+        self.trade.session_limit = sessions
+
     def clear(self) -> None:
         """Switch every standing fault off (stalls and pending gaps run out by themselves)."""
+        self.trade.denials, self.trade.restarting, self.trade.session_limit = 0, False, None
         self._silent_paths.clear()
         self.rejects.clear()
         self.idle_limits.clear()

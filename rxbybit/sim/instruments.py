@@ -44,14 +44,21 @@ class Instrument:
     strike: float = 0.0
     option_type: str = ""
     """``"Call"``/``"Put"`` for options, else empty."""
+    price_scale: int = -1
+    """Decimals a price is written with (Bybit's ``priceScale``; -1: ``price_dec``). Linear BTCUSDT
+    has a 0.1 tick but writes two decimals, ``"67249.80"``."""
 
     def px(self, units: int) -> str:
-        """Price units as Bybit's decimal string."""
-        return _fmt(units, self.price_dec)
+        """Price units as Bybit writes them in this instrument's frames (see :func:`wire_number`)."""
+        return wire_number(units, self.price_dec, self.price_scale, trim=self.category == "spot")
 
     def qty(self, units: int) -> str:
-        """Quantity units as Bybit's decimal string."""
-        return _fmt(units, self.qty_dec)
+        """Quantity units as Bybit writes them in this instrument's frames (see :func:`wire_number`)."""
+        return wire_number(units, self.qty_dec, self.qty_dec, trim=self.category == "spot")
+
+    def size(self, units: int) -> str:
+        """A book level's or position's size: ``"0"`` for nothing (a deleted level, a closed position)."""
+        return "0" if units == 0 else self.qty(units)
 
     def pxf(self, units: int) -> float:
         """Price units as a float."""
@@ -73,6 +80,21 @@ class Instrument:
     def inverse(self) -> bool:
         """True for coin-margined contracts (quantity in USD, margin in the base coin)."""
         return self.category == "inverse"
+
+
+def wire_number(units: int, dec: int, shown: int, *, trim: bool) -> str:
+    """``units`` of ``10**-dec`` as Bybit writes them: padded to ``shown`` decimals on contracts
+    (``"0.100"``, ``"67249.80"``); spot trims trailing zeros (``"0.07562"``, ``"20575"``), as real spot
+    frames do (observed in recordings)."""
+    text = _fmt(units, dec)
+    if trim:
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text
+    extra = shown - dec
+    if extra > 0:
+        text = f"{text}{'0' * extra}" if dec else f"{text}.{'0' * extra}"
+    return text
 
 
 def _fmt(units: int, dec: int) -> str:
@@ -127,6 +149,11 @@ def _decimals(price: float) -> tuple[int, int]:
     return 5, 0
 
 
+def _price_scale(price_dec: int) -> int:
+    """Contracts write at least two price decimals (BTCUSDT: tick 0.1, ``priceScale`` 2)."""
+    return max(price_dec, 2)
+
+
 def _option_expiry(start_ms: int) -> str:
     day = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).date() + dt.timedelta(days=7)
     day += dt.timedelta(days=(4 - day.weekday()) % 7)
@@ -144,11 +171,13 @@ def build_universe(symbols: Iterable[str], seed: int, start_ms: int) -> dict[Cat
         base, quote = split_symbol(symbol)
         ref = REFERENCE_PRICES.get(base) or round(1 + 99 * _seeded_unit(seed, base), 2)
         pdec, qdec = _decimals(ref)
-        out["linear"][symbol] = Instrument("linear", symbol, base, quote, quote, pdec, 1, qdec, 1, ref)
+        out["linear"][symbol] = Instrument("linear", symbol, base, quote, quote, pdec, 1, qdec, 1, ref,
+                                           price_scale=_price_scale(pdec))
         out["spot"][symbol] = Instrument("spot", symbol, base, quote, quote, pdec + 1, 1, min(qdec + 3, 6), 1, ref)
         inv = f"{base}USD"
         if inv not in out["inverse"]:
-            out["inverse"][inv] = Instrument("inverse", inv, base, "USD", base, max(pdec, 1), 5, 0, 1, ref)
+            out["inverse"][inv] = Instrument("inverse", inv, base, "USD", base, max(pdec, 1), 5, 0, 1, ref,
+                                             price_scale=_price_scale(max(pdec, 1)))
         if quote != "USDT" or ref < 10 or any(i.base == base for i in out["option"].values()):
             continue
         expiry = _option_expiry(start_ms)

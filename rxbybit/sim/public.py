@@ -2,13 +2,15 @@
 
 Handles every non-ping frame on ``/v5/public/{spot,linear,inverse,option}`` and
 ``/spot/public/v3``: request and connection limits, unknown and duplicate topics, the option
-socket's per-topic ``COMMAND_RESP``, and the first frames of a new subscriber (after the ack).
+socket's per-topic ``COMMAND_RESP``, and the first frames of a new subscriber (after the ack, or before
+it at a seeded rate, as Bybit sometimes does).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from ..protocol import replies
 from ..protocol.limits import ARGS_CHAR_BUDGET, ARGS_PER_REQUEST_ENFORCED, connection_refusal
@@ -18,13 +20,36 @@ from .conn import Conn
 from .feeds import Feed, UnknownTopic
 from .registry import FeedRegistry
 
+EARLY_DATA_DELAY_MS: Final = 60
+"""Virtual ms a late subscribe ack trails its topic's first data (a snapshot and a few deltas)."""
+
 
 class PublicDesk:
-    """Subscriptions of the public sockets; ``take_reject`` yields a pending injected rejection of a topic."""
+    """Subscriptions of the public sockets; ``take_reject`` yields a pending injected rejection of a topic.
 
-    def __init__(self, feeds: FeedRegistry, take_reject: Callable[[str], str | None]) -> None:
+    ``data_before_ack`` is the share of successful subscribe requests whose first data (snapshot, then
+    deltas) goes out *before* the ack, as seen in mainnet recordings; which requests are picked follows
+    ``seed``, so a run is repeatable. ``speed`` scales how long the ack trails.
+    """
+
+    def __init__(self, feeds: FeedRegistry, take_reject: Callable[[str], str | None], *,
+                 data_before_ack: float = 0.0, seed: int = 0, speed: float = 1.0) -> None:
+        if not 0.0 <= data_before_ack <= 1.0:
+            raise ValueError(f"data_before_ack must be a share in [0, 1], got {data_before_ack!r}")
         self.feeds = feeds
         self.take_reject = take_reject
+        self.data_before_ack = data_before_ack
+        self._early = random.Random(f"data-before-ack:{seed}")
+        self._ack_delay_s = EARLY_DATA_DELAY_MS / 1000 / speed
+
+    def _ack(self, conn: Conn, frame: dict[str, Any], subscribe: Callable[[], None]) -> None:
+        """Send a subscribe ack and start the topics' data: ack first, or (at the seeded rate) data first."""
+        if self.data_before_ack and self._early.random() < self.data_before_ack:
+            subscribe()
+            conn.reply_later(frame, self._ack_delay_s)
+            return
+        conn.reply(frame)
+        subscribe()
 
     def on_message(self, conn: Conn, msg: dict[str, Any], op: Any, req_id: ReqId) -> None:
         """Handle one parsed non-ping frame on a public socket."""
@@ -73,9 +98,12 @@ class PublicDesk:
                 conn.reply_error(req_id, op, error)
                 return
             feeds.append(self.feeds.feed(conn.endpoint, topic))
-        conn.reply(replies.command_ack(conn.endpoint, conn.conn_id, op, req_id))
-        for topic, feed in zip(args, feeds, strict=True):
-            self._subscribe(conn, topic, feed)
+
+        def start() -> None:
+            for topic, feed in zip(args, feeds, strict=True):
+                self._subscribe(conn, topic, feed)
+
+        self._ack(conn, replies.command_ack(conn.endpoint, conn.conn_id, op, req_id), start)
 
     def _option_subscribe(self, conn: Conn, req_id: ReqId, args: list[str]) -> None:
         """The option socket takes what it can and lists the rest as failed."""
@@ -89,9 +117,12 @@ class PublicDesk:
                 chars += len(topic)
             else:
                 failed.append(topic)
-        conn.reply(replies.option_command_resp(conn.conn_id, "subscribe", req_id, ok, failed))
-        for topic in ok:
-            self._subscribe(conn, topic, self.feeds.feed("option", topic))
+
+        def start() -> None:
+            for topic in ok:
+                self._subscribe(conn, topic, self.feeds.feed("option", topic))
+
+        self._ack(conn, replies.option_command_resp(conn.conn_id, "subscribe", req_id, ok, failed), start)
 
     def _unsubscribe_all(self, conn: Conn, req_id: ReqId, args: list[str]) -> None:
         removed = [t for t in args if t in conn.subs]

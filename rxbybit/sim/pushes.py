@@ -37,8 +37,9 @@ def dec(x: Decimal, places: int = 8) -> str:
 
 
 def _num(x: float, places: int = 4) -> str:
+    """``x`` with at most ``places`` decimals and no trailing zeros (``"20575"``, ``"0.0196"``)."""
     text = f"{x:.{places}f}".rstrip("0").rstrip(".")
-    return text or "0"
+    return "0" if text in ("", "-0") else text
 
 
 def _snapshot(topic: str, now_ms: int, data: Any) -> str:
@@ -108,13 +109,25 @@ def liquidations_push(topic: str, now_ms: int, inst: Instrument, events: Iterabl
 # ---------------------------------------------------------------------------------- klines
 
 
-def kline_push(topic: str, now_ms: int, inst: Instrument, c: Candle) -> str:
-    """``kline.{interval}.{symbol}``: one candle (``confirm`` when closed)."""
-    row = {"start": c.start, "end": c.end, "interval": c.interval, "open": inst.px(c.open),
-           "close": inst.px(c.close), "high": inst.px(c.high), "low": inst.px(c.low),
-           "volume": inst.qty(c.volume), "turnover": _num(c.turnover), "confirm": c.confirm,
-           "timestamp": c.last_ts if c.confirm else now_ms}
-    return _snapshot(topic, now_ms, [row])
+def _kline_row(now_ms: int, inst: Instrument, c: Candle) -> dict[str, Any]:
+    return {"start": c.start, "end": c.end, "interval": c.interval, "open": inst.px(c.open),
+            "close": inst.px(c.close), "high": inst.px(c.high), "low": inst.px(c.low),
+            "volume": inst.qty(c.volume), "turnover": _num(c.turnover), "confirm": c.confirm,
+            "timestamp": c.last_ts if c.confirm else now_ms}
+
+
+def kline_push(topic: str, now_ms: int, inst: Instrument, c: Candle, *more: Candle) -> str:
+    """``kline.{interval}.{symbol}``: one candle (``confirm`` when closed), or several in one frame.
+
+    At a rollover linear and inverse send the closed candle and the new one in one frame (observed
+    in mainnet recordings); spot sends two frames.
+    """
+    return _snapshot(topic, now_ms, [_kline_row(now_ms, inst, x) for x in (c, *more)])
+
+
+def kline_rollover_in_one_frame(category: str) -> bool:
+    """True where a minute rollover comes as one frame with two candles (linear, inverse; observed)."""
+    return category in ("linear", "inverse")
 
 
 def v3_kline_push(topic: str, now_ms: int, inst: Instrument, c: Candle) -> str:
@@ -140,8 +153,8 @@ def spot_ticker_fields(inst: Instrument, st: Stats, mid: int) -> dict[str, str]:
     return {
         "symbol": inst.symbol, "lastPrice": inst.px(st.last_price), "highPrice24h": inst.px(st.high),
         "lowPrice24h": inst.px(st.low), "prevPrice24h": inst.px(st.prev_price_24h),
-        "volume24h": f"{st.volume:.{inst.qty_dec}f}", "turnover24h": f"{st.turnover:.8f}",
-        "price24hPcnt": f"{(st.last_price - st.prev_price_24h) / st.prev_price_24h:.4f}",
+        "volume24h": _num(st.volume, inst.qty_dec), "turnover24h": _num(st.turnover, 8),  # spot: no padding
+        "price24hPcnt": _num((st.last_price - st.prev_price_24h) / st.prev_price_24h, 4),
         "usdIndexPrice": inst.px(mid) if inst.quote in ("USDT", "USDC") else "",
     }
 
@@ -157,12 +170,22 @@ def derivative_ticker_fields(inst: Instrument, st: Stats, mid: int, bid: tuple[i
         "lowPrice24h": inst.px(st.low), "prevPrice1h": inst.px(st.prev_price_1h), "markPrice": inst.px(mid),
         "indexPrice": inst.px(mid + st.index_offset), "openInterest": f"{st.open_interest:.3f}",
         "openInterestValue": f"{st.open_interest * inst.pxf(mid):.2f}",
+        **single_open_interest(inst, st.open_interest, inst.pxf(mid)),
         "turnover24h": f"{st.turnover:.4f}", "volume24h": f"{st.volume:.4f}",
         "nextFundingTime": _next_funding(now_ms), "fundingRate": st.funding_rate,
         "bid1Price": inst.px(bp), "bid1Size": inst.qty(bq), "ask1Price": inst.px(ap), "ask1Size": inst.qty(aq),
         "fundingIntervalHour": "8", "fundingCap": "0.005",
         "preOpenPrice": "", "preQty": "", "curPreListingPhase": "",
     }
+
+
+def single_open_interest(inst: Instrument, open_interest: float, mark: float) -> dict[str, str]:
+    """Linear tickers (2026) carry ``singleOpenInterest``/``singleOpenInterestValue``: one side of the
+    open interest, about half of it in a live capture (observed; the exact rule is unconfirmed)."""
+    if inst.category != "linear":
+        return {}
+    single = open_interest / 2
+    return {"singleOpenInterest": f"{single:.3f}", "singleOpenInterestValue": f"{single * mark:.2f}"}
 
 
 def option_ticker_fields(inst: Instrument, st: Stats, mid: int, bid: tuple[int, int], ask: tuple[int, int],
@@ -219,7 +242,7 @@ def order_row(o: Order) -> dict[str, Any]:
         avg = Decimal(inst.qty(o.cum_qty)) / o.cum_value
     active = o.active
     leaves_value = Decimal(inst.qty(o.leaves)) * Decimal(inst.px(o.price)) if o.price and active else Decimal(0)
-    return {
+    return _order_fields_of(inst.category, {
         "category": inst.category, "symbol": inst.symbol, "orderId": o.order_id, "orderLinkId": o.link_id,
         "blockTradeId": "", "side": o.side, "positionIdx": 0, "orderStatus": o.status,
         "cancelType": o.cancel_type, "rejectReason": o.reject_reason,
@@ -234,10 +257,29 @@ def order_row(o: Order) -> dict[str, Any]:
         "tpTriggerBy": "", "slTriggerBy": "", "triggerDirection": 0, "triggerBy": "",
         "lastPriceOnCreated": "", "reduceOnly": o.reduce_only, "closeOnTrigger": False, "placeType": "",
         "smpType": "None", "smpGroup": 0, "smpOrderId": "", "createdTime": str(o.created),
-        "updatedTime": str(o.updated or o.created), "isLeverage": "", "price": inst.px(o.price) if o.price else "0",
+        "updatedTime": str(o.updated or o.created), "isLeverage": "", "price": _shown_price(o),
         "qty": inst.qty(o.qty), "createType": "CreateByUser", "parentOrderLinkId": "", "rpiTakerAccess": False,
         "rpiMatchedQty": "0",
-    }
+    })
+
+
+SPOT_ORDER_LACKS: tuple[str, ...] = ("tpslMode", "createType")
+"""Fields a spot ``order`` row does not carry (observed on mainnet; contract rows do). ccxt reads
+``tpslMode`` to tell a contract order from a spot one."""
+
+
+def _order_fields_of(category: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with only the fields an ``order`` push of ``category`` carries."""
+    if category == "spot":
+        for key in SPOT_ORDER_LACKS:
+            del row[key]
+    return row
+
+
+def _shown_price(o: Order) -> str:
+    """An order's ``price``: its limit, or a market order's slippage-protection price (never ``"0"``)."""
+    price = o.price or o.protection_price
+    return o.inst.px(price) if price else "0"
 
 
 def execution_row(o: Order, f: Fill, maker: bool, fee: Decimal, rate: Decimal, pnl: Decimal, closed: Decimal,
@@ -253,7 +295,8 @@ def execution_row(o: Order, f: Fill, maker: bool, fee: Decimal, rate: Decimal, p
         "execValue": dec(value), "feeRate": dec(rate), "tradeIv": "", "markIv": "", "blockTradeId": "",
         "markPrice": dec(mark, inst.price_dec), "indexPrice": "", "underlyingPrice": "",
         "leavesQty": inst.qty(o.leaves), "orderId": o.order_id, "orderLinkId": o.link_id,
-        "orderPrice": inst.px(o.price) if o.price else inst.px(f.price), "orderQty": inst.qty(o.qty),
+        "orderPrice": _shown_price(o) if o.price or o.protection_price else inst.px(f.price),
+        "orderQty": inst.qty(o.qty),
         "orderType": o.order_type, "stopOrderType": "UNKNOWN", "side": o.side, "execTime": str(f.ts),
         "isLeverage": "0", "isMaker": maker, "seq": seq, "execPnl": dec(pnl), "createType": "CreateByUser",
         "feeCurrency": o.fee_coin, "marketUnit": o.market_unit, "extraFees": "",
@@ -283,7 +326,7 @@ def position_row(pos: Position, mark: Decimal, now: int) -> dict[str, Any]:
         upl = (mark - pos.entry) * pos.size if pos.size else Decimal(0)
     im = value / 10
     return {
-        "category": inst.category, "symbol": inst.symbol, "side": side, "size": f"{size:.{inst.qty_dec}f}",
+        "category": inst.category, "symbol": inst.symbol, "side": side, "size": position_size(inst, size),
         "positionIdx": 0, "tradeMode": 0, "positionValue": dec(value), "riskId": 1, "riskLimitValue": "2000000",
         "entryPrice": dec(pos.entry, inst.price_dec + 4), "markPrice": dec(mark, inst.price_dec), "leverage": "10",
         "breakEvenPrice": dec(pos.entry, inst.price_dec + 4), "positionBalance": dec(im), "autoAddMargin": 0,
@@ -295,6 +338,11 @@ def position_row(pos: Position, mark: Decimal, now: int) -> dict[str, Any]:
         "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": str(pos.created or now),
         "updatedTime": str(pos.updated or now), "openTime": pos.created if size else 0, "seq": pos.seq,
     }
+
+
+def position_size(inst: Instrument, size: Decimal) -> str:
+    """A position's size in the instrument's decimals; a closed position's is ``"0"`` (observed)."""
+    return "0" if not size else f"{size:.{inst.qty_dec}f}"
 
 
 def wallet_row(balances: Iterable[Balance], realised: Mapping[str, Decimal]) -> dict[str, Any]:

@@ -37,6 +37,9 @@ from .trade_api import TradeDesk
 from .wire import Desk, WireServer
 
 DEFAULT_SYMBOLS: Final = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
+DATA_BEFORE_ACK: Final = 0.05
+"""Default share of public subscribes whose data comes before the ack (seen in two of the mainnet
+recordings examined; the real rate is unknown, this one is a guess)."""
 
 
 class Simulator:
@@ -53,8 +56,19 @@ class Simulator:
         start_ms: int | None = None,
         rate_limit: int | None = None,
         accounts: Iterable[tuple[str, str]] = (),
+        data_before_ack: float = DATA_BEFORE_ACK,
+        latency_ms: float = 0.0,
     ) -> None:
-        """``rate_limit`` overrides the WS trade requests allowed per second per op (None: Bybit's)."""
+        """``rate_limit`` overrides the WS trade requests allowed per second per op (None: Bybit's).
+
+        ``data_before_ack`` is the share of public subscribe requests whose first data arrives before
+        their ack (Bybit does this sometimes; picked by ``seed``, so repeatable; 0 turns it off).
+        ``latency_ms`` holds every frame to a client that long (wall ms), like a network between them:
+        some clients register a request's callback only after sending it, and lose a reply that comes
+        back within microseconds on loopback.
+        """
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
         self._time = VirtualTime(speed, start_ms)
         if not symbols:
             raise ValueError("symbols must name at least one symbol, e.g. ('BTCUSDT',)")
@@ -75,12 +89,14 @@ class Simulator:
         """Every open client connection."""
         self.faults = Faults(self.connections, self._feeds)
         self.desk = PrivateDesk(self.engine, self.connections, self.faults.take_reject, now_ms)
-        public = PublicDesk(self._feeds, self.faults.take_reject)
-        trade = TradeDesk(self.engine, self.desk.route, rate_limit)
+        public = PublicDesk(self._feeds, self.faults.take_reject, data_before_ack=data_before_ack, seed=seed,
+                            speed=speed)
+        trade = TradeDesk(self.engine, self.desk.route, rate_limit, self.faults.trade, self.connections)
         desks: dict[Endpoint, Desk] = {
             ep: trade if ep == "trade" else self.desk if needs_auth(ep) else public for ep in ENDPOINTS
         }
         self._wire = WireServer(host, port, desks, self.faults, now_ms, self.connections)
+        self._wire.latency_s = latency_ms / 1000
         self._clock = Clock(self._time, (m for ms in self.markets.values() for m in ms.values()),
                             after_step=self.desk.after_market, push_due=self._feeds.push_due,
                             flush=self._wire.flush_held)

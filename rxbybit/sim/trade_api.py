@@ -8,7 +8,7 @@ rate limit (reported in the reply ``header``). Replies come from :mod:`rxbybit.p
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..protocol import replies
@@ -28,6 +28,7 @@ from .args import as_int
 from .auth import authenticate
 from .conn import Conn
 from .engine import Engine
+from .faults import TradeKnobs
 
 
 def _params(detail: str) -> OrderError:
@@ -40,18 +41,33 @@ class TradeDesk:
     ``rate_limit`` overrides Bybit's requests per second per op (None: Bybit's per category).
     """
 
-    def __init__(self, engine: Engine, after_orders: Callable[[], None], rate_limit: int | None = None) -> None:
+    def __init__(self, engine: Engine, after_orders: Callable[[], None], rate_limit: int | None = None,
+                 knobs: TradeKnobs | None = None, connections: Collection[Conn] = ()) -> None:
         self.engine = engine
         self.after_orders = after_orders
         self.rate_limit = rate_limit
+        self.knobs = knobs or TradeKnobs()
+        self.connections = connections
         self._windows: dict[tuple[int, str, str], tuple[int, int]] = {}
 
     def on_message(self, conn: Conn, msg: dict[str, Any], op: Any, req_id: ReqId) -> None:
         """Handle one parsed non-ping frame on a trade socket."""
         if op == "auth":
+            if self._too_many_sessions(conn, msg.get("args")):
+                conn.reply(replies.auth_reply("trade", conn.conn_id, req_id, RetCode.TOO_MANY_SESSIONS,
+                                              replies.TOO_MANY_SESSIONS))
+                return
             authenticate(conn, req_id, msg.get("args"), self.engine.accounts)
             return
         name = op if isinstance(op, str) else ""
+        knobs = self.knobs
+        if knobs.denials and name in TRADE_OPS:
+            knobs.denials -= 1
+            conn.reply(replies.permission_denied(conn.conn_id))
+            return
+        if knobs.restarting and name in TRADE_OPS:
+            _reply(conn, name, req_id, RetCode.SERVICE_RESTARTING, replies.SERVICE_RESTARTING)
+            return
         try:
             acct, params, items, now = self._admit(conn, msg, name, op, req_id)
         except OrderError as exc:
@@ -69,15 +85,22 @@ class TradeDesk:
     def forget(self, conn: Conn) -> None:
         """A trade socket closed (its request ids go with it)."""
 
-    @staticmethod
-    def _admit(conn: Conn, msg: dict[str, Any], name: str, op: Any,
+    def _too_many_sessions(self, conn: Conn, args: Any) -> bool:
+        limit = self.knobs.session_limit
+        if limit is None or conn.account is not None or not isinstance(args, list) or not args:
+            return False
+        acct = self.engine.accounts.get(args[0]) if isinstance(args[0], str) else None
+        held = sum(1 for c in self.connections if c.endpoint == "trade" and c.account is acct and c is not conn)
+        return acct is not None and held >= limit
+
+    def _admit(self, conn: Conn, msg: dict[str, Any], name: str, op: Any,
                req_id: ReqId) -> tuple[Account, dict[str, Any], list[dict[str, Any]], int]:
         """``(account, params, orders, server ms)`` of an acceptable request, else ``OrderError``."""
         if name not in TRADE_OPS:
             raise OrderError(RetCode.NOT_SUPPORTED, replies.unsupported_op(op, TRADE_OPS))
         acct = conn.account
         if acct is None:
-            raise OrderError(RetCode.INVALID_API_KEY, replies.AUTH_FIRST)
+            raise OrderError(RetCode.PERMISSION_DENIED, replies.AUTH_FIRST)
         if req_id is not replies.MISSING:
             if not isinstance(req_id, str | int) or isinstance(req_id, bool) or len(str(req_id)) > MAX_REQ_ID_LEN:
                 raise _params(f"reqId must be a string of at most {MAX_REQ_ID_LEN} characters")

@@ -72,6 +72,8 @@ class WireServer:
         self.connections = connections
         self._server: Server | None = None
         self._conn_counter = 0
+        self.latency_s = 0.0
+        """Simulated network latency of every new connection's frames (seconds)."""
         self.watchdog = Background("rxbybit-sim-idle", self._run_watchdog)
         """Cuts connections idle past their limit, while started."""
 
@@ -107,10 +109,13 @@ class WireServer:
                     c.abort()
 
     def flush_held(self) -> None:
-        """Send what expired stalls held back."""
+        """Send what expired stalls held back, and replies whose time has come."""
+        now = time.monotonic()
         for c in self.connections:
             if c.pending and not c.stalled:
                 c.flush()
+            if c.late or c.in_flight:
+                c.release_late(now)
 
     # ------------------------------------------------------------------ connections
 
@@ -133,6 +138,7 @@ class WireServer:
         self._conn_counter += 1
         conn = Conn(ws, endpoint, self._conn_id(endpoint), parts.path)
         conn.silent = self.policy.is_silent_path(parts.path)
+        conn.latency_s = self.latency_s
         asked = parse_qs(parts.query).get("max_active_time")
         conn.max_idle_s = idle_cut_s(endpoint, asked[0] if asked else None)
         fault_idle = self.policy.idle_limit_for(parts.path)
@@ -152,10 +158,7 @@ class WireServer:
             self.forget(conn)
 
     def _conn_id(self, endpoint: Endpoint) -> str:
-        token = secrets.token_hex(10)
-        if endpoint in ("spot", "linear", "inverse"):
-            return f"sim-{token[:8]}-{token[8:12]}-{token[12:16]}-{self._conn_counter:04x}"
-        return f"sim-{token}-{self._conn_counter:x}"
+        return conn_id(endpoint, self._conn_counter)
 
     def forget(self, conn: Conn) -> None:
         """``conn`` closed: forget it and everything it subscribed."""
@@ -188,6 +191,27 @@ class WireServer:
                 conn.reply(replies.pong(conn.endpoint, conn.conn_id, req_id, self.now_ms()))
             return
         self.desks[conn.endpoint].on_message(conn, msg, op, req_id)
+
+
+_BASE32HEX: Final = "0123456789abcdefghijklmnopqrstuv"
+_BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def conn_id(endpoint: Endpoint, counter: int) -> str:
+    """A ``conn_id`` in Bybit's 2026 shape on every V5 socket (observed): a 20-character base32
+    id (12 bytes: 4 of time, 8 random), a dash and a base36 suffix, e.g. ``cejreaspqfh3sjdnldmg-2t``.
+    The legacy spot v3 sockets keep 8 hex digits (``46f097b7``)."""
+    if endpoint.startswith("spot_v3"):
+        return secrets.token_hex(4)
+    raw = int.from_bytes(int(time.time()).to_bytes(4, "big") + secrets.token_bytes(8), "big") << 4
+    head = "".join(_BASE32HEX[(raw >> (5 * i)) & 31] for i in range(19, -1, -1))
+    n, tail = counter, ""
+    while True:
+        n, r = divmod(n, 36)
+        tail = _BASE36[r] + tail
+        if not n:
+            break
+    return f"{head}-{tail}"
 
 
 def _http_error(status: http.HTTPStatus, text: str) -> Response:

@@ -7,6 +7,17 @@ to subscribe is not decided here: the socket's :class:`~rxbybit.protocol.subscri
 state machine says which frames to send on connect, subscribe, unsubscribe, ack and failure, and
 the connection only sends them. Frames are decoded with :func:`rxbybit.protocol.decode`; control
 frames (pongs, acks, auth) are handled here and everything else is handed to ``on_event``.
+
+Subscribe and unsubscribe calls made in the same event-loop iteration are coalesced: the state
+machine sees their net effect once, so they leave as one request per op (split to Bybit's limits),
+and subscription requests leave at a bounded rate (:data:`REQUESTS_PER_S`, bursts of
+:data:`REQUEST_BURST`); calls made while requests wait for the rate join the next batch. So a
+gateway with many clients sends Bybit few, large requests instead of one per topic and observer.
+
+Backoff: a session that stayed up :data:`~.backoff.HEALTHY_SESSION_S` seconds starts the next
+outage from the policy's first (short) delay, however it ended. One warning line is logged when a
+connection is lost and one when it is back; each failed attempt goes to the debug level and to
+``stats``.
 """
 
 from __future__ import annotations
@@ -15,8 +26,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Final
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -36,14 +49,18 @@ from ..protocol.events import (
 )
 from ..protocol.signing import Credentials
 from ..protocol.subscriptions import Step, Subscriptions
-from .backoff import BackoffPolicy, exponential_backoff
+from .backoff import HEALTHY_SESSION_S, BackoffPolicy, exponential_backoff
 from .session import Waiters, authenticate, describe_error, heartbeat
-from .ws_internals import DirectConnection
+from .ws_internals import DirectConnection, abort, is_open
 
 log = logging.getLogger("rxbybit.transport")
 
 _CONTROL: frozenset[type[Event]] = frozenset((Pong, AuthResult, SubscribeAck, SubscribeFailure, Malformed, Unknown))
 
+REQUESTS_PER_S: Final = 10.0
+"""Subscribe/unsubscribe requests one connection sends per second at most, once its burst is spent."""
+REQUEST_BURST: Final = 20
+"""Subscription requests one connection may send at once before :data:`REQUESTS_PER_S` applies."""
 
 
 @dataclass
@@ -53,9 +70,22 @@ class ConnectionStats:
     state: str = "idle"
     messages: int = 0
     reconnects: int = 0
+    """Connection attempts after a lost or failed one."""
     last_message_at: float | None = None
     last_error: str | None = None
     malformed: int = 0
+    outages: int = 0
+    """Times a connected socket was lost."""
+    failed_attempts: int = 0
+    """Attempts since the last connected session that did not get connected."""
+    connected_at: float | None = None
+    """``time.monotonic()`` when the current session got ready (None while not connected)."""
+    down_since: float | None = None
+    """``time.monotonic()`` when the connection was last lost (None while connected)."""
+    last_outage_s: float | None = None
+    """How long the last outage lasted, lost to back."""
+    requests_sent: int = 0
+    """Subscribe and unsubscribe requests sent."""
 
 
 class Connection:
@@ -91,7 +121,12 @@ class Connection:
         auth_timeout: float = 10.0,
         simulated: bool = False,
         compression: str | None = None,
+        healthy_after: float = HEALTHY_SESSION_S,
+        requests_per_s: float = REQUESTS_PER_S,
+        request_burst: int = REQUEST_BURST,
     ) -> None:
+        if requests_per_s <= 0 or request_burst < 1:
+            raise ValueError("requests_per_s must be positive and request_burst at least 1")
         self.url = url
         self._compression = compression
         self.endpoint = endpoint
@@ -121,6 +156,16 @@ class Connection:
         self._waiters = Waiters()
         self._fatal: Exception | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        self._healthy_after = healthy_after
+        self._intents: dict[str, bool] = {}  # topic -> wanted, not yet handed to the state machine
+        self._bounced: set[str] = set()  # dropped then wanted again within one batch: subscribe afresh
+        self._refresh: dict[str, None] = {}
+        self._outbox: deque[str] = deque()  # subscription frames waiting for the rate limit
+        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._rate = requests_per_s
+        self._burst = float(request_burst)
+        self._tokens = float(request_burst)
+        self._tokens_at = 0.0
         self.direct = True
         """Hand frames over straight from the socket callback (False: through websockets' queue)."""
 
@@ -134,12 +179,28 @@ class Connection:
     @property
     def topics(self) -> tuple[str, ...]:
         """Topics this connection keeps subscribed (across reconnects)."""
-        return () if self._subs is None else self._subs.wanted
+        if self._subs is None:
+            return ()
+        wanted = dict.fromkeys(self._subs.wanted)
+        for t, want in self._intents.items():
+            if want:
+                wanted[t] = None
+            else:
+                wanted.pop(t, None)
+        return tuple(wanted)
 
     @property
     def confirmed(self) -> frozenset[str]:
         """Topics Bybit has acknowledged on the current socket."""
         return frozenset() if self._subs is None else self._subs.confirmed
+
+    @property
+    def settled(self) -> bool:
+        """True when no subscription change waits to be sent or answered and Bybit holds exactly
+        :attr:`topics` (always True for sockets without subscriptions)."""
+        if self._subs is None:
+            return True
+        return not self._intents and not self._refresh and not self._outbox and self._subs.is_settled()
 
     def start(self) -> None:
         """Start connecting in the background (idempotent). Needs a running event loop."""
@@ -147,20 +208,32 @@ class Connection:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"rxbybit:{self.endpoint}")
 
     def subscribe(self, topics: Iterable[str]) -> None:
-        """Subscribe ``topics`` now if connected, and after every reconnect."""
-        subs = self._machine()
+        """Subscribe ``topics`` now if connected, and after every reconnect.
+
+        Calls made in the same loop iteration leave as one request (see the module docs).
+        """
+        self._machine()
         self.start()
-        self._apply(subs.want(topics))
+        for t in topics:
+            if self._intents.get(t) is False:
+                self._bounced.add(t)  # disposed and observed again: the new observer needs a snapshot
+            self._intents[t] = True
+        self._schedule()
 
     def unsubscribe(self, topics: Iterable[str]) -> None:
         """Stop streaming ``topics`` (also those whose subscribe is still in flight)."""
-        if self._subs is not None:
-            self._apply(self._subs.drop(topics))
+        if self._subs is None:
+            return
+        for t in topics:
+            self._intents[t] = False
+            self._bounced.discard(t)
+        self._schedule()
 
     def resubscribe(self, topic: str) -> None:
         """Unsubscribe and subscribe ``topic`` again, to get a fresh snapshot (book resync)."""
         if self._subs is not None:
-            self._apply(self._subs.refresh(topic))
+            self._refresh[topic] = None
+            self._schedule()
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until connected (and authenticated). Raises the fatal error if auth failed."""
@@ -171,12 +244,25 @@ class Connection:
         if self._fatal is not None:
             raise self._fatal
 
-    async def send_text(self, text: str) -> None:
-        """Send a raw frame on the live socket (trade requests). Raises if not connected."""
+    def can_send(self) -> bool:
+        """True when :meth:`send_text` would hand a frame to an open socket right now."""
         ws = self._ws
-        if ws is None or not self._ready.is_set():
-            raise ConnectionClosedError(f"{self.endpoint} connection is not open")
-        await ws.send(text)
+        return ws is not None and self._ready.is_set() and is_open(ws)
+
+    async def send_text(self, text: str) -> None:
+        """Send a raw frame on the live socket (trade requests).
+
+        Raises :class:`~rxbybit.errors.ConnectionClosedError` when the socket is not open (nothing
+        was sent: check :meth:`can_send` first to know) or when it closed while the frame was
+        being written (it may have reached the exchange).
+        """
+        ws = self._ws
+        if ws is None or not self.can_send():
+            raise ConnectionClosedError(f"the {self.endpoint} connection is not open; nothing was sent")
+        try:
+            await ws.send(text)
+        except websockets.ConnectionClosed as exc:
+            raise ConnectionClosedError(f"the {self.endpoint} connection closed while sending: {exc}") from exc
 
     async def close(self) -> None:
         """Close the socket and stop reconnecting."""
@@ -190,7 +276,21 @@ class Connection:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._cancel_flush()
         self._set_state("closed")
+
+    def close_now(self) -> None:
+        """Close without awaiting (for finalizers): drop the socket and stop reconnecting."""
+        self._closed = True
+        self._ready.clear()
+        task, self._task = self._task, None
+        if self._ws is not None:
+            abort(self._ws)
+        if task is not None and not task.done():
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                task.cancel()
+        self._cancel_flush()
+        self.stats.state = "closed"
 
     def __repr__(self) -> str:
         return f"Connection({self.url!r}, state={self.state}, topics={len(self.topics)})"
@@ -219,30 +319,93 @@ class Connection:
             raise ValueError(f"the {self.endpoint} socket takes no subscriptions")
         return self._subs
 
-    def _apply(self, step: Step) -> None:
-        """Send what the state machine asked for and report what it decided."""
-        for frame in step.frames:
-            self._send(frame)
+    def _report(self, step: Step) -> None:
+        """Tell the owner what the state machine decided."""
         for topic, message in step.rejected:
             self._on_topic_error(topic, SubscriptionError(topic, message))
         if step.confirmed or step.rejected:
             self._on_subscriptions(self)
 
+    def _apply(self, step: Step) -> None:
+        """Queue what the state machine asked for, send what the rate allows, report its decisions."""
+        self._outbox.extend(step.frames)
+        self._report(step)
+        if self._outbox:
+            self._schedule()
+
+    def _schedule(self, delay: float = 0.0) -> None:
+        if self._flush_handle is not None or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._flush_handle = loop.call_later(delay, self._flush) if delay > 0 else loop.call_soon(self._flush)
+
+    def _cancel_flush(self) -> None:
+        handle, self._flush_handle = self._flush_handle, None
+        if handle is not None:
+            handle.cancel()
+
+    def _flush(self) -> None:
+        """Send queued frames the rate allows; once none wait, hand the batched calls to the machine."""
+        self._flush_handle = None
+        subs = self._subs
+        if subs is None or self._closed:
+            return
+        wait = self._drain()
+        if wait:
+            self._schedule(wait)  # calls made meanwhile join the next batch
+            return
+        if not (self._intents or self._refresh):
+            return
+        intents, self._intents = self._intents, {}
+        bounced, self._bounced = self._bounced, set()
+        refresh, self._refresh = self._refresh, {}
+        drops = [t for t, want in intents.items() if not want or t in bounced]
+        wants = [t for t, want in intents.items() if want]
+        step = subs.drop(drops) if drops else Step()
+        if wants:
+            step.extend(subs.want(wants))
+        if refresh:
+            step.extend(subs.refresh(refresh))
+        self._outbox.extend(step.frames)
+        self._report(step)
+        wait = self._drain()
+        if wait:
+            self._schedule(wait)
+
+    def _drain(self) -> float:
+        """Send queued frames while tokens last; the seconds until the next token if some wait."""
+        outbox = self._outbox
+        if not outbox:
+            return 0.0
+        if self._ws is None:
+            return 0.0  # sent again by the state machine after the reconnect
+        now = asyncio.get_running_loop().time()
+        self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * self._rate)
+        self._tokens_at = now
+        while outbox and self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.stats.requests_sent += 1
+            self._send(outbox.popleft())
+        return (1.0 - self._tokens) / self._rate + 1e-3 if outbox else 0.0
+
     async def _run(self) -> None:
         delays = None
         first = True
+        stats = self.stats
         while not self._closed:
             self._set_state("connecting" if first else "reconnecting")
+            error: str | None = None
             try:
                 await self._session()
-                delays = None  # a session that got going resets the backoff
+                error = "the server closed the connection"
             except asyncio.CancelledError:
                 raise
             except (AuthenticationError, ConfigurationError) as exc:  # retrying cannot help
                 self._fatal = exc
-                self.stats.last_error = str(exc)
+                stats.last_error = str(exc)
                 log.error("%s", exc)
                 wanted = self.topics
+                self._intents.clear()
                 if self._subs is not None:
                     self._subs.drop(wanted)
                 for t in wanted:
@@ -250,29 +413,68 @@ class Connection:
                 self._ready.set()  # wake waiters so they see the error
                 break
             except Exception as exc:  # network errors of every kind: heal
-                self.stats.last_error = describe_error(exc, self.url, self._simulated)
-                log.warning("%s: %s", self.endpoint, self.stats.last_error)
+                error = stats.last_error = describe_error(exc, self.url, self._simulated)
             finally:
                 self._ready.clear()
                 self._ws = None
+                self._outbox.clear()  # frames for the dead socket; the machine starts afresh
                 if self._subs is not None:
                     self._subs.disconnected()
                 self._waiters.cancel()
+                self._lost(error)
                 self._on_disconnect(self)
                 self._on_subscriptions(self)
             if self._closed:
                 break
+            connected_at, stats.connected_at = stats.connected_at, None
+            if connected_at is not None and time.monotonic() - connected_at >= self._healthy_after:
+                delays = None  # a healthy session, however it ended: the next outage starts short
             first = False
-            self.stats.reconnects += 1
+            stats.reconnects += 1
             self._set_state("reconnecting")
             if delays is None:
                 delays = self._backoff()
             try:
                 await asyncio.sleep(next(delays))
             except StopIteration:
-                self.stats.last_error = (self.stats.last_error or "") + " (reconnect attempts exhausted)"
+                stats.last_error = (stats.last_error or "") + " (reconnect attempts exhausted)"
+                log.warning("%s: reconnect attempts exhausted; the connection stays closed", self.endpoint)
                 break
         self._set_state("closed")
+
+    def _lost(self, error: str | None) -> None:
+        """A session ended: one warning when a connected socket is lost (or the first connect fails),
+        debug lines for each further failed attempt."""
+        stats = self.stats
+        now = time.monotonic()
+        if stats.connected_at is not None:
+            stats.outages += 1
+            stats.down_since = now
+            stats.failed_attempts = 0
+            if not self._closed:
+                log.warning("%s: connection lost (%s); reconnecting", self.endpoint, error)
+            return
+        stats.failed_attempts += 1
+        if stats.down_since is None and stats.failed_attempts == 1 and not self._closed:
+            log.warning("%s: cannot connect (%s); retrying", self.endpoint, error)
+        else:
+            log.debug("%s: attempt %d failed: %s", self.endpoint, stats.failed_attempts, error)
+
+    def _became_ready(self) -> None:
+        stats = self.stats
+        now = time.monotonic()
+        stats.connected_at = now
+        if stats.down_since is not None or stats.failed_attempts:
+            since = stats.down_since
+            outage = None if since is None else now - since
+            stats.last_outage_s = outage
+            if outage is None:
+                log.warning("%s: connected after %d failed attempt(s)", self.endpoint, stats.failed_attempts)
+            else:
+                log.warning("%s: connection back after %.2f s (%d failed attempt(s))", self.endpoint, outage,
+                            stats.failed_attempts)
+        stats.down_since = None
+        stats.failed_attempts = 0
 
     async def _resolve_url(self) -> str:
         if not isinstance(self.url, str):
@@ -294,6 +496,7 @@ class Connection:
                     await authenticate(ws, self._credentials, self.endpoint, self._waiters, reader,
                                        self._auth_timeout)
                 self._ready.set()
+                self._became_ready()
                 self._set_state("connected")
                 if self._subs is not None:
                     self._apply(self._subs.connected())

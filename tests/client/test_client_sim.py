@@ -81,7 +81,7 @@ async def test_one_exchange_subscription_for_many_observers_and_unsubscribe_at_t
         await bybit.wait_subscribed()
         assert exchange_topics(sim, LINEAR) == {TOPIC, "publicTrade.BTCUSDT"}
         assert len([c for c in sim.connections if c.path == LINEAR]) == 1
-        assert set(bybit.health_now().topics) == {TOPIC, "publicTrade.BTCUSDT"}
+        assert set(bybit.health_now().topics) == {("linear", TOPIC), ("linear", "publicTrade.BTCUSDT")}
         sa.dispose()
         st.dispose()  # its unsubscribe travels behind any the book's dispose might have sent
         await eventually(lambda: "publicTrade.BTCUSDT" not in exchange_topics(sim, LINEAR), what="trades unsubscribed")
@@ -128,7 +128,7 @@ async def test_u_gap_resyncs_and_never_emits_the_broken_book(sim: Simulator) -> 
         await watch.matches(sim)
         # every emitted view either follows its predecessor by one or is a fresh snapshot
         health = bybit.health_now()
-        assert health.topics[TOPIC].resyncs >= 1
+        assert health.topics["linear", TOPIC].resyncs >= 1
         assert health.reconnects == 0
 
 
@@ -228,7 +228,7 @@ async def test_health_reports_rates_and_simulated_flag(sim: Simulator) -> None:
         await eventually(lambda: any(h.msgs_per_s > 0 for h in seen), what="a message rate")
         h = seen[-1]
         assert h.simulated and h.network == "sim" and h.state == "connected"
-        assert h.topics["publicTrade.BTCUSDT"].messages > 0
+        assert h.topics["linear", "publicTrade.BTCUSDT"].messages > 0
         assert h.last_message_age_s is not None and h.last_message_age_s < 5
 
 
@@ -296,5 +296,5 @@ async def test_every_emission_happens_on_the_event_loop_thread(sim: Simulator) -
         bybit.orderbook("BTCUSDT", depth=50).subscribe(lambda v: threads.add(threading.get_ident()))
         bybit.trades("BTCUSDT").subscribe(lambda t: threads.add(threading.get_ident()))
         bybit.health.subscribe(lambda h: threads.add(threading.get_ident()))
-        await eventually(lambda: bybit.health_now().topics["publicTrade.BTCUSDT"].messages > 3)
+        await eventually(lambda: bybit.health_now().topics["linear", "publicTrade.BTCUSDT"].messages > 3)
     assert threads == {loop_thread}

@@ -36,7 +36,7 @@ async def test_rejected_topics_are_forgotten_and_memory_follows_what_is_observed
         assert exchange_topics(sim) == set()
         sub = bybit.ticker("BTCUSDT").subscribe(lambda t: None)
         await bybit.wait_subscribed()
-        assert set(bybit.health_now().topics) == {"tickers.BTCUSDT"}
+        assert set(bybit.health_now().topics) == {("linear", "tickers.BTCUSDT")}
         sub.dispose()
         assert bybit.health_now().topics == {}
 
@@ -132,3 +132,17 @@ async def test_a_second_simulator_configuration_is_a_clear_error_not_a_retry_loo
         await other.close()
         async with rb.Bybit("sim") as same:  # no options: joins the running one
             assert same.simulator is first.simulator
+
+
+async def test_health_keeps_the_same_topic_name_on_linear_and_spot_apart(sim: Simulator) -> None:
+    async with fast_client(sim) as bybit:
+        subs = [bybit.ticker("BTCUSDT", category=c).subscribe(lambda t: None) for c in ("linear", "spot")]
+        await bybit.wait_subscribed()
+        topics = bybit.health_now().topics
+        assert set(topics) == {("linear", "tickers.BTCUSDT"), ("spot", "tickers.BTCUSDT")}
+        assert {h.endpoint for h in topics.values()} == {"linear", "spot"}
+        assert all(h.subscribed for h in topics.values())
+        await eventually(lambda: all(h.messages > 0 for h in bybit.health_now().topics.values()),
+                         what="messages counted on both sockets")
+        for s in subs:
+            s.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -71,7 +72,8 @@ async def test_full_order_lifecycle_create_amend_cancel(trader: rb.Bybit) -> Non
     new_price = f"{round(bid * 0.8, 1)}"
     amended = await trader.trade.amend_order(category="linear", symbol="BTCUSDT", order_link_id=link, price=new_price)
     assert amended.order_id == ack.order_id
-    await eventually(lambda: any(o.get("price") == new_price for o in private.orders if o["orderLinkId"] == link),
+    await eventually(lambda: any(Decimal(o.get("price") or 0) == Decimal(new_price)  # Bybit pads to 2 decimals
+                                 for o in private.orders if o["orderLinkId"] == link),
                      what="the amended price on the order stream")
     await trader.trade.cancel_order(category="linear", symbol="BTCUSDT", order_id=ack.order_id)
     await eventually(lambda: "Cancelled" in private.order_states(link), what="the Cancelled push")
@@ -244,7 +246,7 @@ async def test_wait_subscribed_and_health_say_when_private_topics_are_live(trade
     trader.wallet().subscribe(lambda o: None)
     await trader.wait_subscribed(timeout=10)
     topics = trader.health_now().topics
-    assert topics["order"].subscribed and topics["wallet"].subscribed
+    assert topics["private", "order"].subscribed and topics["private", "wallet"].subscribed
 
 
 async def test_all_in_one_and_categorised_private_topics_survive_a_reconnect(sim: Simulator, trader: rb.Bybit) -> None:

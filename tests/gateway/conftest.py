@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from rxbybit.gateway import ErrorCode, Gateway, Limits, StoreVerifier, UserStore
+from rxbybit.gateway.vault import SecretBox, generate_key
 
 ALICE_KEY, ALICE_SECRET = "SIMaliceKEY0001", "SIMaliceSECRETxxxxxxxxxxxxxxxx0001"
 BOB_KEY, BOB_SECRET = "SIMbobKEY0002", "SIMbobSECRETyyyyyyyyyyyyyyyyyy0002"
@@ -23,6 +24,9 @@ SIM_OPTIONS: dict[str, Any] = {
     "accounts": [(ALICE_KEY, ALICE_SECRET), (BOB_KEY, BOB_SECRET)],
 }
 TEST_SYMBOLS = (("linear", "BTCUSDT"), ("spot", "ETHUSDT"))
+OPERATOR_KEY = generate_key()
+BOX = SecretBox([OPERATOR_KEY])
+"""The operator's key that encrypts Bybit secrets in the tests' user databases."""
 
 
 class Client(JsonWsClient):
@@ -88,14 +92,27 @@ class Client(JsonWsClient):
 
 @pytest.fixture
 def store(tmp_path: Path) -> UserStore:
-    return UserStore(tmp_path / "users.db")
+    return UserStore(tmp_path / "users.db", BOX)
+
+
+TEST_LIMITS = Limits(max_subscriptions=8, rate=40.0, burst=60.0, max_rate_violations=200)
+
+
+def make_gateway(store: UserStore, **options: Any) -> Gateway:
+    """A gateway over the embedded simulator, as the ``gateway`` fixture's, with ``options`` changed.
+
+    Sessions are re-checked only when a test calls ``recheck_sessions()`` (unless it sets
+    ``recheck_interval``), so a sweep never races what a test is doing.
+    """
+    settings: dict[str, Any] = {"verifier": StoreVerifier(store), "symbols": TEST_SYMBOLS, "sim_options": SIM_OPTIONS,
+                                "limits": TEST_LIMITS, "recheck_interval": 3600.0}
+    settings.update(options)
+    return Gateway("sim", **settings)
 
 
 @pytest.fixture
 async def gateway(store: UserStore) -> AsyncIterator[Gateway]:
-    gw = Gateway("sim", verifier=StoreVerifier(store), symbols=TEST_SYMBOLS, sim_options=SIM_OPTIONS,
-                 limits=Limits(max_subscriptions=8, rate=40.0, burst=60.0, max_rate_violations=200))
-    async with gw:
+    async with make_gateway(store) as gw:
         yield gw
 
 

@@ -37,6 +37,12 @@ class FakeHub:
     def notifications(self, identity: Identity, sink: Any) -> Subscription:
         return self._sub("/user/notifications")
 
+    def check_topic(self, topic: Any) -> None:
+        """Every instrument is listed here."""
+
+    def login_error(self, identity: Identity) -> None:
+        return None
+
     def attach(self, identity: Identity) -> None:
         self.attached.append(identity.user)
 
@@ -54,15 +60,21 @@ class FakeVerifier:
 
 
 class Outbox:
+    """Keeps every frame; ``unread`` counts the bytes of those the test says the client has not read."""
+
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []
         self.closed: tuple[int, str] | None = None
+        self.reading = True
+        self.unread = 0
 
     def send(self, data: str | bytes) -> None:
         self.frames.append(json.loads(data))
+        if not self.reading:
+            self.unread += len(data)
 
     def buffered(self) -> int:
-        return 0
+        return self.unread
 
     def send_wire(self, data: bytes, wire: bytes) -> None:
         self.send(data)

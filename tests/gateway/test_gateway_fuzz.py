@@ -95,7 +95,7 @@ def test_integers_within_64_bits_and_lookalikes_are_kept() -> None:
     assert req.payload == payload and isinstance(req.payload["max"], int) and req.id == 2**53
     deep = "[" * 1000 + "1" + "0" * 30 + "]" * 1000  # deeper than Python's recursion limit
     with pytest.raises(GatewayError) as caught:
-        parse_request('{"path": "/symbols", "payload": {"d": ' + deep + "}}", 10_000)
+        parse_request('{"path": "/symbols", "payload": {"d": ' + deep + "}}", 10_000, max_nesting=2_000)
     assert caught.value.message.startswith("payload.d[0]")
 
 

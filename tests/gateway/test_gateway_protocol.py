@@ -111,19 +111,19 @@ async def test_symbols_list_then_live_events(client: Client) -> None:
     assert again["data"]["already"] is True
 
 
-async def test_bad_topics_and_upstream_rejection(client: Client) -> None:
-    """A malformed topic is refused up front; a well-formed unknown symbol is refused by the exchange."""
+async def test_bad_topics_and_unlisted_instruments(gateway: Gateway, client: Client) -> None:
+    """A malformed topic, and a well-formed one naming an instrument the exchange does not list, are
+    refused up front: nothing reaches the exchange."""
     await client.request("/external", {"direction": "linear"})
     bad = await client.request("/external", {"op": "subscribe", "args": ["tickers.BTCUSDT", "orderbook.30.BTCUSDT"]})
     assert bad["code"] == ErrorCode.BAD_TOPIC and "orderbook" in bad["message"]
     assert "nothing was subscribed" in bad["message"]
-    ack = await client.request("/external", {"op": "subscribe", "args": ["tickers.NOPEUSDT"]})
-    assert ack["type"] == "ack"
-    err = await client.until(lambda m: m["type"] == "error" and m["path"] == "/external/linear/tickers.NOPEUSDT",
-                             what="the exchange's rejection")
-    assert err["code"] == ErrorCode.UPSTREAM_REJECTED and "handler not found" in err["message"]
-    gone = await client.request("/unsubscribe", {"path": "/external/linear/tickers.NOPEUSDT"})
-    assert gone["code"] == ErrorCode.NOT_SUBSCRIBED
+    unlisted = await client.request("/external", {"op": "subscribe", "args": ["tickers.ETHUSDT", "tickers.NOPEUSDT"]})
+    assert unlisted["code"] == ErrorCode.BAD_TOPIC and "'NOPEUSDT' is not an instrument listed" in unlisted["message"]
+    assert "nothing was subscribed" in unlisted["message"]
+    assert gateway.hub is not None and "tickers.NOPEUSDT" not in gateway.hub.public.health_now().topics
+    ok = await client.request("/external", {"direction": "option", "op": "subscribe", "args": ["publicTrade.BTC"]})
+    assert ok["type"] == "ack", "an option base coin is listed too"
 
 
 async def test_bad_input_gets_clear_errors_and_the_connection_stays(client: Client) -> None:

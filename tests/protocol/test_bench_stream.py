@@ -8,7 +8,16 @@ from types import ModuleType
 
 import orjson
 
-from rxbybit.protocol import Applied, BookUpdate, OrderBook, decode
+from rxbybit.protocol import (
+    Applied,
+    BookUpdate,
+    OrderBook,
+    PrivateUpdate,
+    TickerState,
+    TickerUpdate,
+    Trades,
+    decode,
+)
 
 
 def _bench() -> ModuleType:
@@ -55,6 +64,28 @@ def test_generated_stream_is_contiguous_uncrossed_and_200_deep() -> None:
     assert best_bid is not None and best_ask is not None and 60_000 < best_bid[0] < best_ask[0] < 70_000
 
 
-def test_bench_runs_end_to_end_quickly() -> None:
+def test_bench_runs_end_to_end_quickly(tmp_path: Path) -> None:
     bench = _bench()
-    assert bench.main(["--deltas", "300", "--repeat", "1", "--budget", "0.05"]) == 0
+    out = tmp_path / "results.jsonl"
+    assert bench.main(["--deltas", "300", "--frames", "200", "--rounds", "1", "--budget", "0.05",
+                       "--results", str(out)]) == 0
+    rows = [orjson.loads(line) for line in out.read_text().splitlines()]
+    names = {r["what"] for r in rows}
+    assert "book: decode + apply / orjson parse-only" in names and all(r["value"] > 0 for r in rows)
+    assert {n.split(":")[0] for n in names} == {"book", "trades", "tickers", "private"}
+
+
+def test_other_streams_decode_to_their_events() -> None:
+    bench = _bench()
+    kinds = {
+        "trades": (bench.generate_trades(300), Trades),
+        "tickers": (bench.generate_tickers(300), TickerUpdate),
+        "private": (bench.generate_private(300), PrivateUpdate),
+    }
+    for name, (frames, kind) in kinds.items():
+        events = [decode(f) for f in frames]
+        assert all(type(e) is kind for e in events), name
+    state = TickerState()
+    for f in kinds["tickers"][0]:
+        ticker = state.apply(decode(f))  # type: ignore[arg-type]
+    assert ticker.complete and isinstance(ticker.last_price, float)

@@ -70,7 +70,7 @@ async def test_limit_order_rests_in_the_public_book_and_cancels(sim: Simulator, 
         await pub.send({"op": "subscribe", "args": ["orderbook.1000.BTCUSDT"]})
         await pub.until(lambda m: m.get("topic") == "orderbook.1000.BTCUSDT")
         _, bids, _ = sim.published_book("linear", "orderbook.1000.BTCUSDT")
-        price = f"{bids[0][0] - 50:.1f}"  # below the touch: rests
+        price = f"{bids[0][0] - 50:.2f}"  # below the touch: rests (linear BTCUSDT writes two decimals)
         await t.send(order("c1", category="linear", symbol="BTCUSDT", side="Buy", orderType="Limit",
                            qty="0.010", price=price, orderLinkId="mine-1"))
         ack = await reply(t, "c1")
@@ -136,7 +136,7 @@ async def test_trade_api_error_codes() -> None:
         async with connect(sim.url + "/v5/trade") as ws:
             t = WsClient(ws)
             await t.send(order("x0", category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="1"))
-            assert (await reply(t, "x0"))["retCode"] == 10003  # not authenticated
+            assert (await reply(t, "x0"))["retCode"] == 10005  # not authenticated (10003 is "too many sessions" here)
             await t.auth()
             base = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit"}
             await t.send(order("x1", **base, qty="0.001", price="60000.05"))

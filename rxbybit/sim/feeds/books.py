@@ -89,21 +89,27 @@ class BookFeed(Feed):
         da = _diff(self.asks, asks)
         if not db and not da:
             if self.snapshot_only and now_ms - self.last_push_ms >= LEVEL1_REPUSH_MS:
-                self.last_push_ms = now_ms
+                self._restamp(now_ms)
                 return [self.snapshot_frame(now_ms)]
             return []
         self.u += 1 + self.skip
         self.skip = 0
         self.bids, self.asks = bids, asks
-        self.seq, self.cts, self.last_push_ms = m.seq, m.now, now_ms
+        self.seq, self.cts, self.last_push_ms = max(m.seq, self.seq), max(m.now, self.cts), now_ms
         if self.snapshot_only:
             return [self.snapshot_frame(now_ms)]
         inst = m.inst
         return [self._frame(
             "delta", now_ms,
-            [[inst.px(p), inst.qty(s)] for p, s in sorted(db.items(), reverse=True)],
-            [[inst.px(p), inst.qty(s)] for p, s in sorted(da.items())],
+            [[inst.px(p), inst.size(s)] for p, s in sorted(db.items(), reverse=True)],
+            [[inst.px(p), inst.size(s)] for p, s in sorted(da.items())],
         )]
+
+    def _restamp(self, now_ms: int) -> None:
+        """A re-pushed level-1 book keeps its ``u`` but gets a new ``seq`` and ``cts`` (observed)."""
+        self.seq = max(self.market.seq, self.seq + 1)
+        self.cts = max(self.market.now, self.cts + 1)
+        self.last_push_ms = now_ms
 
     def published(self) -> tuple[int, Levels, Levels]:
         """``(u, bids, asks)`` exactly as last pushed, best first, as floats."""

@@ -11,6 +11,7 @@ from ..market import Market
 from ..pushes import (
     derivative_ticker_fields,
     kline_push,
+    kline_rollover_in_one_frame,
     option_ticker_fields,
     spot_ticker_fields,
     ticker_delta_push,
@@ -50,18 +51,31 @@ class KlineFeed(Feed):
         s = self.series
         self.market.set_time(now_ms)
         frames: list[str] = []
+        closed: list[Candle] = []
         if s.closed_count > self.closed_cursor:
             n = min(s.closed_count - self.closed_cursor, len(s.closed))
-            frames.extend(self._frame(c, now_ms) for c in list(s.closed)[-n:])
+            closed = list(s.closed)[-n:]
             self.closed_cursor = s.closed_count
-        if s.version != self.version:
-            self.version = s.version
-            frames.append(self._frame(s.current, now_ms))
+        current = s.current if s.version != self.version else None
+        self.version = s.version
+        if closed and current is not None and self._pairs_rollover():
+            frames.extend(self._frame(c, now_ms) for c in closed[:-1])
+            frames.append(kline_push(self.topic, now_ms, self.market.inst, closed[-1], current))
+            return frames
+        frames.extend(self._frame(c, now_ms) for c in closed)
+        if current is not None:
+            frames.append(self._frame(current, now_ms))
         return frames
+
+    def _pairs_rollover(self) -> bool:
+        return kline_rollover_in_one_frame(self.endpoint)
 
 
 class V3KlineFeed(KlineFeed):
     """Legacy spot v3 ``kline.{1m..1M}.{symbol}``: ``data`` is one object with letter keys."""
+
+    def _pairs_rollover(self) -> bool:
+        return False
 
     def _frame(self, c: Candle, now_ms: int) -> str:
         return v3_kline_push(self.topic, now_ms, self.market.inst, c)
