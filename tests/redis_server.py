@@ -13,6 +13,9 @@ from collections.abc import Iterator
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
+RUNNING: dict[int, subprocess.Popen[bytes]] = {}
+"""Servers started here, by port (a test that crashes one kills it by this handle)."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -21,12 +24,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server(timeout: float = 10.0) -> Iterator[str]:
-    """Run a throwaway redis-server on loopback; yields its ``redis://`` URL."""
+def redis_server(timeout: float = 10.0, port: int | None = None) -> Iterator[str]:
+    """Run a throwaway redis-server on loopback (on ``port``, or a free one); yields its ``redis://`` URL."""
     if not shutil.which(REDIS_SERVER):
         raise RuntimeError(f"{REDIS_SERVER} is missing: install Debian's redis-server (make test does)")
     with tempfile.TemporaryDirectory() as workdir:
-        port = free_port()
+        port = port or free_port()
         proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", workdir, "--protected-mode", "yes", "--loglevel", "warning"],
@@ -42,8 +45,11 @@ def redis_server(timeout: float = 10.0) -> Iterator[str]:
                     raise RuntimeError(f"redis-server did not start on port {port}: "
                                        f"{(proc.stderr.read() if proc.stderr else b'').decode()[:500]}")
                 time.sleep(0.02)  # a bounded start-up poll, not synchronisation between tasks
+            RUNNING[port] = proc
             yield f"redis://127.0.0.1:{port}/0"
         finally:
+            if RUNNING.get(port) is proc:
+                del RUNNING[port]
             proc.terminate()
             try:
                 proc.wait(5)

@@ -5,12 +5,13 @@ subscriptions and publishes their frames on Redis. See ``docs/scaling.md`` for t
 
 - **Leadership**: a Redis lock (``{ns}:leader``, redis-py's :class:`~redis.asyncio.lock.Lock`) with a
   TTL (``lock_ttl``, 3 s) that the leader renews every ``lock_ttl / 3``. Each new leader takes a
-  fencing epoch (``INCR {ns}:epoch``) and stamps it on every message; replicas drop messages of an
-  older epoch, so a leader that stalled and lost its lock can never interleave with the new one.
+  fencing epoch (``INCR {ns}:epoch``, never below the wall clock in ms, so it rises even after Redis
+  lost its data) and stamps it on every message; replicas drop messages of an older epoch, so a
+  leader that stalled and lost its lock can never interleave with the new one.
   A leader that cannot renew for ``0.8 * lock_ttl`` steps down by itself.
 - **Interest**: each replica keeps the topics its clients watch in a Redis set
-  (``{ns}:interest:{replica}``, expiring ``3 * lock_ttl`` after the replica last renewed it) and
-  announces changes on ``{ns}:ctl``. The leader subscribes upstream to the union of all sets and
+  (``{ns}:interest:{replica}``, rewritten every ``lock_ttl / 3`` and expiring ``3 * lock_ttl``
+  after that) and announces changes on ``{ns}:ctl``. The leader subscribes upstream to the union of all sets and
   unsubscribes what no replica wants any more, including topics of replicas that died.
 - **Frames**: Redis pub/sub, one channel per topic (``{ns}:t:{endpoint}:{topic}``). Pub/sub, not
   Streams: market frames are only worth something live, so nothing should be stored, trimmed or
@@ -372,13 +373,15 @@ class BusRouter(Router):
             try:
                 if not self.leading:
                     if await self._lock.acquire(blocking=False):
-                        epoch = int(await self._redis.incr(f"{self.ns}:epoch"))
+                        # never below the wall clock in ms: epochs keep rising even if Redis lost its data
+                        epoch = max(int(await self._redis.incr(f"{self.ns}:epoch")), int(time.time() * 1000))
+                        await self._redis.set(f"{self.ns}:epoch", epoch)
                         self._renewed_at = time.monotonic()
                         self._become_leader(epoch)
                 else:
                     await self._lock.reacquire()
                     self._renewed_at = time.monotonic()
-                await self._redis.pexpire(self.interest_key, int(self.lock_ttl * 3000))
+                await self._renew_interest()
             except LockError:
                 log.warning("gateway bus: lost the leader lock; stepping down")
                 self._step_down()
@@ -390,6 +393,17 @@ class BusRouter(Router):
                 self._reconcile_due.set()  # also catches replicas that died without a word
             await asyncio.sleep(every)  # the renewal period
 
+    async def _renew_interest(self) -> None:
+        """Re-assert this replica's interest (a restarted Redis has forgotten it) and its expiry."""
+        assert self._redis is not None
+        members = [f"{k[0]} {k[1]}" for k in self._local]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.interest_key)
+            if members:
+                pipe.sadd(self.interest_key, *members)
+                pipe.pexpire(self.interest_key, int(self.lock_ttl * 3000))
+            await pipe.execute()
+
     def _become_leader(self, epoch: int) -> None:
         self.epoch = epoch
         self.leaderships += 1
@@ -399,6 +413,7 @@ class BusRouter(Router):
     def _step_down(self) -> None:
         if not self.leading:
             return
+        log.info("gateway bus: replica %s steps down (epoch %d)", self.replica_id, self.epoch)
         self.epoch = 0
         for held in self._held.values():
             if held.holder is not None:

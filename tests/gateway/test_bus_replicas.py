@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 from helpers import eventually, scaled
-from redis_server import redis_server
+from redis_server import RUNNING, redis_server
 
 from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
 from rxbybit.gateway.bus import BusRouter
@@ -201,3 +201,44 @@ async def test_private_streams_stay_on_their_replica_and_off_the_bus(replicas: l
         assert secret.encode() not in everything, f"{secret!r} went over the bus"
     assert not any(":private:" in ch for ch, _ in seen)
     assert b'"topic":"order"' not in everything and b'"topic":"wallet"' not in everything
+
+
+async def test_a_restarted_redis_loses_nothing_for_clients(redis_url: str, store: UserStore) -> None:
+    """Redis goes away and comes back empty on the same port: replicas re-assert their interest, a
+    leader is elected again with a higher epoch, and clients carry on with unbroken books."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    gws = [Gateway("sim", verifier=StoreVerifier(store), symbols=TEST_SYMBOLS, sim_options=SIM_OPTIONS, bus=redis_url)
+           for _ in range(2)]
+    clients: list[Client] = []
+    restarted = contextlib.ExitStack()
+    try:
+        for gw in gws:
+            await gw.start()
+        await eventually(lambda: sum(_bus(g).leading for g in gws) == 1, 10, "one leader")
+        epoch = _bus(_leader(gws)).epoch
+        clients = [await _watch(gw, BOOK) for gw in gws]
+        for c in clients:
+            await c.until(lambda m: m.get("path") == BOOK_PATH and m["data"]["type"] == "delta", what="deltas")
+        # the fixture's server stops here; a fresh, empty one takes its port
+        crashed = RUNNING[port]
+        crashed.kill()
+        crashed.wait(scaled(10))
+        restarted.enter_context(redis_server(port=port))
+        await eventually(lambda: sum(_bus(g).leading for g in gws) == 1 and _bus(_leader(gws)).epoch > epoch, 20,
+                         "a leader with a higher epoch")
+        marks = [len(book_events(c)) for c in clients]  # from here on, only the new leader's frames count
+        for c, mark in zip(clients, marks, strict=True):
+            await c.until(lambda m, c=c, mark=mark: m.get("path") == BOOK_PATH and m["data"]["type"] == "delta"
+                          and any(e["type"] == "snapshot" for e in book_events(c)[mark:]), timeout=20,
+                          what="a snapshot from the new leader, then deltas")
+            assert assert_books_unbroken(c) >= 2
+        await eventually(lambda: _upstream_subscribers(gws[0], BOOK) == 1, 10, "one upstream subscription again")
+    finally:
+        for c in clients:
+            with contextlib.suppress(Exception):
+                await c.close()
+        for gw in gws:
+            with contextlib.suppress(Exception):
+                await gw.close()
+        restarted.close()
+
