@@ -358,6 +358,7 @@ class BusRouter(Router):
             return
         entry.u = u
         if entry.pending:
+            self._ask_snapshot(key, entry)  # again if the first ask was lost (at most every 0.5 s)
             ready = {t: s for t, s in entry.sinks.items() if t not in entry.pending}
             if ready:
                 deliver_all(ready, entry.path, event_frame(entry.path, body))

@@ -47,6 +47,7 @@ def local_redis() -> Iterator[str]:
 async def _run(args: argparse.Namespace, bus: str) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs: list[asyncio.subprocess.Process] = []
+    drains: list[asyncio.Task[None]] = []
     try:
         sim = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "rxbybit.cli", "sim", "--port", "0", "--seed", str(args.seed),
@@ -62,10 +63,16 @@ async def _run(args: argparse.Namespace, bus: str) -> None:
             for i in range(args.replicas):
                 cmd = [sys.executable, "-m", "rxbybit.cli", "gateway", "--port", str(args.port + i),
                        "--network", sim_url, "--bus", bus, "--db", os.path.join(tmp, f"users-{i}.db")]
-                replicas.append(await asyncio.create_subprocess_exec(*cmd, env=env))
+                replica = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=asyncio.subprocess.PIPE)
+                replicas.append(replica)
+                procs.append(replica)
+                assert replica.stdout is not None
+                ready = (await asyncio.wait_for(replica.stdout.readline(), 60)).decode()
+                if "gateway on " not in ready:
+                    raise SystemExit(f"replica {i} did not start: {ready!r}")
+                drains.append(asyncio.get_running_loop().create_task(_drain(replica.stdout)))
                 if i == 0:
-                    await asyncio.sleep(1.5)  # let the first take the lead, so 'the first is the leader' holds
-            procs += replicas
+                    await asyncio.sleep(1.0)  # let the first take the lead, so 'the first is the leader' holds
             print(f"bus {bus}; simulator {sim_url} (SIMULATED market data)", flush=True)
             for i, p in enumerate(replicas):
                 print(f"replica {i}: ws://127.0.0.1:{args.port + i}/ws  pid {p.pid}"
@@ -79,6 +86,14 @@ async def _run(args: argparse.Namespace, bus: str) -> None:
         for p in procs:
             with contextlib.suppress(ProcessLookupError, TimeoutError):
                 await asyncio.wait_for(p.wait(), 10)
+        for d in drains:
+            d.cancel()
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    """Pass a replica's output on (and keep its pipe from filling)."""
+    while line := await stream.readline():
+        sys.stdout.write(line.decode(errors="replace"))
 
 
 def main(argv: list[str] | None = None) -> int:
