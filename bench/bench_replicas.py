@@ -99,7 +99,7 @@ async def clients_main(urls: list[str], n: int, warmup: float, seconds: float, o
 
 async def start_gateway(sim_url: str, bus: str | None, db: str) -> tuple[asyncio.subprocess.Process, str]:
     cmd = [sys.executable, "-m", "rxbybit.cli", "gateway", "--port", "0", "--network", sim_url, "--db", db,
-           "--symbols", "linear:BTCUSDT"]
+           "--symbols", "linear:BTCUSDT", "--max-connections-per-address", "100000"]  # every client is on loopback
     if bus:
         cmd += ["--bus", bus]
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
