@@ -27,7 +27,7 @@ _LAZY = {
 }
 _SUBMODULES = (
     "errors", "protocol", "display", "ops", "frames", "widgets", "sim", "client", "transport", "gateway",
-    "recordings",
+    "recordings", "rest",
 )
 
 if TYPE_CHECKING:

@@ -51,8 +51,17 @@ class BlockingCallError(RxBybitError):
     """A blocking helper was called inside a running event loop (a notebook): use ``await`` instead."""
 
 
-class TradeError(RxBybitError):
+class ExchangeError(RxBybitError):
+    """Bybit answered with a non-zero ``retCode`` (REST or trade API). ``code`` and ``message`` are Bybit's."""
+
+    code: int | None
+    message: str
+
+
+class TradeError(ExchangeError):
     """Bybit answered a trade request with a non-zero ``retCode``. ``code`` and ``message`` are Bybit's."""
+
+    code: int
 
     def __init__(self, op: str, code: int, message: str, req_id: str | None = None,
                  order_link_id: str | None = None) -> None:
@@ -105,3 +114,46 @@ class OrderStatusUnknownError(RxBybitError):
         super().__init__(
             f"{op} status unknown ({reason}); reconcile {link} from the orders() stream before retrying"
         )
+
+
+class RestError(ExchangeError):
+    """A REST request failed: Bybit's ``retCode`` (``code``), or an HTTP ``status`` without one.
+
+    ``path`` is the request path (never its signed headers).
+    """
+
+    def __init__(self, path: str, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        self.path = path
+        self.code = code
+        self.status = status
+        self.message = message
+        what = f"retCode {code}" if code is not None else f"HTTP {status}" if status is not None else "no answer"
+        super().__init__(f"REST {path} failed ({what}): {message}")
+
+
+class RateLimitError(RestError):
+    """Bybit's rate limit was hit (retCode 10006, HTTP 403 IP limit or 429). ``reset_ms`` is when the
+    window resets (epoch ms, 0 when unknown): slow down or wait until then."""
+
+    def __init__(self, path: str, message: str, *, code: int | None = None, status: int | None = None,
+                 reset_ms: int = 0) -> None:
+        super().__init__(path, f"{message}; rate limited until {reset_ms or 'unknown'} (epoch ms): slow down",
+                         code=code, status=status)
+        self.reset_ms = reset_ms
+
+
+class RestUnavailableError(RestError, ExchangeUnreachableError):
+    """The REST API could not be reached or did not answer in time (``reason`` says which).
+    ``network="sim"`` runs everything against the local simulator."""
+
+
+class OrderValidationError(RxBybitError, ValueError):
+    """An order's price or quantity breaks the instrument's rules (tick size, lot size, min/max qty,
+    min notional); nothing was sent. ``field`` is ``price`` or ``qty``."""
+
+    def __init__(self, symbol: str, field: str, value: str, problem: str) -> None:
+        self.symbol = symbol
+        self.field = field
+        self.value = value
+        self.problem = problem
+        super().__init__(f"{symbol} {field} {value} {problem}")

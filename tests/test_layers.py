@@ -19,7 +19,8 @@ BASE = ("rxbybit.errors",)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "rxbybit.protocol": (),
     "rxbybit.transport": ("rxbybit.protocol",),
-    "rxbybit.client": ("rxbybit.transport", "rxbybit.protocol", "rxbybit.sim.embedded"),
+    "rxbybit.rest": ("rxbybit.protocol",),
+    "rxbybit.client": ("rxbybit.rest", "rxbybit.transport", "rxbybit.protocol", "rxbybit.sim.embedded"),
     "rxbybit.display": (),
     "rxbybit.frames": ("rxbybit.display", "rxbybit.client.stream", "rxbybit.protocol"),
     "rxbybit.ops": ("rxbybit.frames", "rxbybit.display", "rxbybit.client.stream", "rxbybit.protocol"),

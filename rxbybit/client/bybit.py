@@ -11,18 +11,25 @@ emissions happen on the event loop thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import topics as T
 from ..protocol.book import BookView
 from ..protocol.events import Candle, Event, Liquidation, Trade
+from ..protocol.instruments import InstrumentInfo
+from ..protocol.rest import REST_HOSTS
 from ..protocol.signing import Credentials
 from ..protocol.ticker import Ticker
+from ..rest import RestClient, http_base
 from ..transport import BackoffPolicy, Connection
 from .health import Health, HealthMonitor
+from .history import CandleSeam, TradeSeam, fetch_candles, fetch_trades, with_history
+from .instruments import CheckMode, InstrumentCache, order_checker
 from .lifecycle import OwnedRouter, Parts, adopt
 from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
+from .private_state import StateKind, StateStreams, orders_kind, positions_kind, wallet_kind
 from .stream import Provenance, Stream
 from .streams import Fanout
 from .trade import TradeClient
@@ -74,6 +81,13 @@ class Bybit:
         self._monitor = parts.monitor = HealthMonitor(self._pool, self._router, health_interval)
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
+        self._rest: RestClient | None = None
+        rest = _rest_of(weakref.ref(self))  # what the sockets reach must not hold the client
+        self._instruments = InstrumentCache(rest)
+        monitor = self._monitor
+        self._states = parts.states = StateStreams(
+            rest, lambda topic, timeout: monitor.wait_topic("private", topic, timeout), parts.topic_error,
+            monitor.reconciled)
         self._closed = False
         self._settings = (self._pool.network_name, api_key)
         adopt(self, parts, self._settings, self.__repr__)
@@ -100,6 +114,8 @@ class Bybit:
             fan.complete()
         if self._trade is not None:
             await self._trade.close()
+        if self._rest is not None:
+            await self._rest.close()
         await self._pool.close()
 
     @property
@@ -148,17 +164,42 @@ class Bybit:
         topic = T.orderbook(symbol, depth, category)
         return self._router.view(category, topic.name, "book")
 
-    def trades(self, symbol: str, category: T.Category = "linear") -> Stream[Trade]:
-        """Public trades, one :class:`~rxbybit.protocol.Trade` per fill (options: by base coin)."""
-        return self._router.view(category, T.public_trade(symbol, category).name, "trades")
+    def trades(self, symbol: str, category: T.Category = "linear", *, history: int = 0) -> Stream[Trade]:
+        """Public trades, one :class:`~rxbybit.protocol.Trade` per fill (options: by base coin).
+
+        ``history=N`` first emits the latest N stored trades (REST; Bybit keeps 1000, spot 60), then
+        the live ones, each trade once (see :mod:`rxbybit.client.history` for the seam rules).
+        """
+        topic = T.public_trade(symbol, category).name
+        live: Stream[Trade] = self._router.view(category, topic, "trades")
+        if history <= 0:
+            return live
+        if category == "option":
+            raise ValueError("trades(history=...) is not served for options (their topic is by base coin)")
+        return with_history(live, lambda: fetch_trades(self.rest, category, symbol, history), TradeSeam,
+                            ready=lambda t: self._monitor.wait_topic(category, topic, t), name=topic,
+                            on_error=self._parts.topic_error)
 
     def ticker(self, symbol: str, category: T.Category = "linear") -> Stream[Ticker]:
         """The merged ticker state (deltas already applied), as an immutable :class:`Ticker`."""
         return self._router.view(category, T.tickers(symbol, category).name, "ticker")
 
-    def klines(self, symbol: str, interval: str | int = "1", category: T.Category = "linear") -> Stream[Candle]:
-        """Candles as Bybit pushes them; ``confirm`` marks a closed candle (key them on ``start``)."""
-        return self._router.view(category, T.kline(symbol, interval, category).name, "klines")
+    def klines(self, symbol: str, interval: str | int = "1", category: T.Category = "linear", *,
+               history: int = 0) -> Stream[Candle]:
+        """Candles as Bybit pushes them; ``confirm`` marks a closed candle (key them on ``start``).
+
+        ``history=N`` first emits the latest N stored candles (REST), then the live ones, with no gap
+        and no duplicate at the seam: the candle open at connect time is emitted once, then updated
+        (see :mod:`rxbybit.client.history` for the exact rules).
+        """
+        topic = T.kline(symbol, interval, category)
+        live: Stream[Candle] = self._router.view(category, topic.name, "klines")
+        if history <= 0:
+            return live
+        text = str(topic.interval)
+        return with_history(live, lambda: fetch_candles(self.rest, category, symbol, text, history), CandleSeam,
+                            ready=lambda t: self._monitor.wait_topic(category, topic.name, t), name=topic.name,
+                            on_error=self._parts.topic_error)
 
     def liquidations(self, symbol: str, category: T.Category = "linear") -> Stream[Liquidation]:
         """Every liquidation of ``symbol`` (``allLiquidation``; linear and inverse only)."""
@@ -185,29 +226,76 @@ class Bybit:
 
     # ------------------------------------------------------------------ private streams
 
-    def orders(self, category: T.Category | None = None) -> Stream[Mapping[str, Any]]:
-        """Order updates (each item of Bybit's ``order`` push; values are exact strings)."""
-        return self._private("order", category)
+    def orders(self, category: T.Category | None = None, *, snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+        """Order updates (each item of Bybit's ``order`` push; values are exact strings).
+
+        ``snapshot=True`` starts from the open orders (REST) and reconciles after every reconnect of
+        the private socket, so a fill during an outage still arrives (:mod:`rxbybit.client.private_state`).
+        """
+        return self._private("order", category, orders_kind(category) if snapshot else None)
 
     def executions(self, category: T.Category | None = None, fast: bool = False) -> Stream[Mapping[str, Any]]:
         """Fills (``execution``, or the lower-latency ``execution.fast`` with ``fast=True``)."""
         return self._private("execution.fast" if fast else "execution", category)
 
-    def positions(self, category: T.Category | None = None) -> Stream[Mapping[str, Any]]:
-        """Position updates (pushed on every order create, amend or cancel, even if unchanged)."""
-        return self._private("position", category)
+    def positions(self, category: T.Category | None = None, *,
+                  snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+        """Position updates (pushed on every order create, amend or cancel, even if unchanged).
 
-    def wallet(self) -> Stream[Mapping[str, Any]]:
-        """Wallet updates (``UNIFIED`` account; nothing is pushed until a balance changes)."""
-        return self._private("wallet", None)
+        ``snapshot=True`` starts from the open positions (REST) and reconciles after reconnects.
+        """
+        return self._private("position", category, positions_kind(category) if snapshot else None)
 
-    def _private(self, family: str, category: T.Category | None) -> Stream[Mapping[str, Any]]:
+    def wallet(self, *, snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+        """Wallet updates (``UNIFIED`` account; Bybit pushes nothing until a balance changes).
+
+        ``snapshot=True`` emits the current balances first (REST) and reconciles after reconnects.
+        """
+        return self._private("wallet", None, wallet_kind() if snapshot else None)
+
+    def _private(self, family: str, category: T.Category | None,
+                 kind: StateKind | None = None) -> Stream[Mapping[str, Any]]:
         name = family if category is None else f"{family}.{category}"
         self._require_credentials(name)
-        return self._router.view("private", T.private(name).name, "items")
+        topic = T.private(name).name
+        live: Stream[Mapping[str, Any]] = self._router.view("private", topic, "items")
+        return live if kind is None else self._states.stream(live, kind, topic)
 
     def _require_credentials(self, what: str) -> None:
         self._pool.require_credentials(what)
+
+    # ------------------------------------------------------------------ REST
+
+    @property
+    def rest(self) -> RestClient:
+        """Bybit's V5 REST API on this client's network and keys (one HTTP pool per client).
+
+        On ``network="sim"`` or a base URL it is served on the sockets' port.
+        """
+        if self._rest is None:
+            if self._closed:
+                raise RuntimeError("this Bybit client is closed; create a new one")
+            public = REST_HOSTS["mainnet"] if self.network_name == "demo" else None  # demo streams mainnet market data
+            self._rest = RestClient(self._rest_base, public_base_url=public, credentials=self._pool.credentials)
+        return self._rest
+
+    async def _rest_base(self) -> str:
+        named = REST_HOSTS.get(self.network_name)
+        return named if named is not None else http_base(await self._pool.base_url())
+
+    async def instruments(self, category: T.Category = "linear", *,
+                          refresh: bool = False) -> Mapping[str, InstrumentInfo]:
+        """Every instrument of ``category`` by symbol: tick size, lot size, min/max qty, min notional,
+        status (:class:`~rxbybit.protocol.instruments.InstrumentInfo`). Read from REST once per
+        client and category; ``refresh=True`` reads again."""
+        return await self._instruments.get(category, refresh=refresh)
+
+    def check_orders(self, mode: CheckMode | None = "validate") -> None:
+        """Check every order the trade API creates or amends against its instrument before sending:
+        ``"validate"`` refuses a price off the tick or a qty off the lot with
+        :class:`~rxbybit.errors.OrderValidationError` (nothing is sent), ``"round"`` rounds them first
+        (price to the nearest tick, qty down to the lot); None turns the check off."""
+        self.trade.check = None if mode is None else order_checker(self._instruments, mode)
 
     # ------------------------------------------------------------------ trade API
 
@@ -244,6 +332,16 @@ class Bybit:
 
     def _connection(self, endpoint: T.Endpoint) -> Connection:
         return self._parts.connection(endpoint)
+
+
+def _rest_of(ref: weakref.ref[Bybit]) -> Callable[[], RestClient]:
+    def rest() -> RestClient:
+        client = ref()
+        if client is None:
+            raise RuntimeError("this Bybit client was dropped; create a new one")
+        return client.rest
+
+    return rest
 
 
 def _nothing() -> None:

@@ -15,6 +15,7 @@ from .stream import Stream
 from .streams import Fanout
 
 if TYPE_CHECKING:
+    from ..protocol.endpoints import Endpoint
     from .pool import ConnectionPool
     from .router import TopicEntry, TopicRouter
 
@@ -56,6 +57,14 @@ class Health:
     last_error: str | None = None
     malformed: int = 0
     """Frames that could not be decoded (each was logged and skipped; the stream went on)."""
+    outages: int = 0
+    """Times a connected socket was lost (each reconnect attempt is counted in ``reconnects``)."""
+    down_for_s: float | None = None
+    """How long the longest current outage has lasted (None while every socket is up)."""
+    last_outage_s: float | None = None
+    """The longest of the sockets' most recent finished outages, lost to back."""
+    reconciliations: int = 0
+    """Private state re-read from REST and merged after a reconnect of the private socket."""
 
 
 class HealthMonitor:
@@ -76,6 +85,7 @@ class HealthMonitor:
         self._changed = asyncio.Event()  # set whenever a connection's acknowledged topics change
         self.observer_errors = 0
         self.last_error: str | None = None
+        self.reconciliations = 0
 
     @property
     def stream(self) -> Stream[Health]:
@@ -113,6 +123,12 @@ class HealthMonitor:
             topics=topics,
             last_error=self.last_error or (errors[-1] if errors else None),
             malformed=sum(c.stats.malformed for c in conns.values()),
+            outages=sum(c.stats.outages for c in conns.values()),
+            down_for_s=max((now - c.stats.down_since for c in conns.values() if c.stats.down_since is not None),
+                           default=None),
+            last_outage_s=max((c.stats.last_outage_s for c in conns.values() if c.stats.last_outage_s is not None),
+                              default=None),
+            reconciliations=self.reconciliations,
         )
 
     def publish(self) -> None:
@@ -128,6 +144,11 @@ class HealthMonitor:
         """An observer of ``name`` raised; count it and keep the message for ``last_error``."""
         self.observer_errors += 1
         self.last_error = f"an observer of {name} raised {exc!r}"
+
+    def reconciled(self) -> None:
+        """Private state was reconciled after a reconnect; count it and tell watchers."""
+        self.reconciliations += 1
+        self.publish()
 
     def topic_error(self, name: str, exc: Exception) -> None:
         """The exchange refused ``name``."""
@@ -149,6 +170,22 @@ class HealthMonitor:
                 raise TimeoutError(f"not acknowledged by Bybit within {timeout} s: {', '.join(pending)}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), left)
+
+    async def wait_topic(self, endpoint: Endpoint, name: str, timeout: float) -> bool:
+        """Wait until Bybit has acknowledged topic ``name`` on ``endpoint``'s current socket (wakes on
+        acks); False after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._changed.clear()
+            conn = self._pool.get(endpoint)
+            if conn is not None and name in conn.confirmed:
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
 
     def _confirmed(self, entry: TopicEntry) -> bool:
         conn = self._pool.get(entry.endpoint)

@@ -27,6 +27,7 @@ from .stream import Stream
 if TYPE_CHECKING:
     from .health import HealthMonitor
     from .pool import ConnectionPool
+    from .private_state import StateStreams
     from .router import TopicEntry
     from .trade import TradeClient
 
@@ -58,6 +59,7 @@ class Parts:
         self.router: TopicRouter | None = None
         self.monitor: HealthMonitor | None = None
         self.trade: TradeClient | None = None
+        self.states: StateStreams | None = None
         self.closed = False
 
     def connection(self, endpoint: Endpoint) -> Connection:
@@ -68,9 +70,15 @@ class Parts:
             endpoint,
             on_event=lambda event: router.route(endpoint, event),
             on_topic_error=lambda name, exc: router.topic_error(endpoint, name, exc),
-            on_state=lambda conn: monitor.publish(),
+            on_state=self._state,
             on_subscriptions=monitor.subscriptions_changed,
         )
+
+    def _state(self, conn: Connection) -> None:
+        if self.states is not None and conn.endpoint == "private" and not self.closed:
+            self.states.connection_state(conn.state, conn.stats.reconnects)  # reconcile after a reconnect
+        if self.monitor is not None:
+            self.monitor.publish()
 
     def observer_error(self, name: str, exc: BaseException) -> None:
         """An observer of ``name`` raised: counted on health."""
@@ -128,7 +136,7 @@ def adopt(client: object, parts: Parts, settings: tuple[str, str | None], descri
     _live[id(client)] = client
     if isinstance(parts.router, OwnedRouter):
         parts.router.owner = weakref.ref(client)
-    weakref.finalize(client, _collected, parts, describe())
+    weakref.finalize(client, _collected, parts, describe()).atexit = False  # the process ends: nothing leaks
 
 
 def _collected(parts: Parts, what: str) -> None:

@@ -28,7 +28,7 @@ import logging
 import re
 import uuid
 import warnings
-from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, ParamSpec, TypeVar
@@ -215,6 +215,8 @@ class TradeClient:
         self._responses: Fanout[TradeResponse] = Fanout("trade.responses", _nothing, _nothing,
                                                         provenance=pool.provenance)
         self._errors: Fanout[Exception] = Fanout("trade.errors", _nothing, _nothing, provenance=pool.provenance)
+        self.check: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+        """Optional check of ``order.create``/``order.amend`` bodies before sending (``Bybit.check_orders``)."""
 
     @property
     def responses(self) -> Stream[TradeResponse]:
@@ -273,12 +275,17 @@ class TradeClient:
         order_type="Limit", qty="0.01", price="60000")``. Keyword names may be snake_case."""
         body = order_params(params)
         body.setdefault("orderLinkId", new_order_link_id())
+        if self.check is not None:
+            body = await self.check("order.create", body)
         return self._ack(await self.request("order.create", body))
 
     @_must_await
     async def amend_order(self, **params: Any) -> OrderAck:
         """Amend an open order (by ``order_id`` or ``order_link_id``)."""
-        return self._ack(await self.request("order.amend", order_params(params)))
+        body = order_params(params)
+        if self.check is not None:
+            body = await self.check("order.amend", body)
+        return self._ack(await self.request("order.amend", body))
 
     @_must_await
     async def cancel_order(self, **params: Any) -> OrderAck:

@@ -77,7 +77,8 @@ class Account:
 
     def _start_profile(self) -> list[abc.DisposableBase]:
         client = self.upstream().client
-        return [client.wallet().subscribe(on_next=self._on_wallet, on_error=self._on_profile_error)]
+        # snapshot=True: the current balance at once (Bybit pushes nothing until a balance changes)
+        return [client.wallet(snapshot=True).subscribe(on_next=self._on_wallet, on_error=self._on_profile_error)]
 
     def _on_wallet(self, item: Mapping[str, Any]) -> None:
         self.last_profile = profile_from_wallet(item)

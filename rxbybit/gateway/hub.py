@@ -23,6 +23,7 @@ from reactivex import abc
 from ..client import Bybit
 from ..protocol import topics as T
 from ..protocol.endpoints import needs_auth
+from ..protocol.instruments import InstrumentInfo
 from ..protocol.ticker import Ticker
 from .account import Account, LoginFailed, NoCredentials, safe_text
 from .auth import Identity
@@ -71,6 +72,8 @@ class Hub:
         self._tickers: dict[tuple[str, str], dict[str, Any]] = {}
         self._symbols = Group(SYMBOLS, self._start_symbols)
         self._closing: set[asyncio.Task[None]] = set()
+        self._instruments: dict[str, Mapping[str, InstrumentInfo]] = {}
+        self._instruments_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ users
 
@@ -165,16 +168,46 @@ class Hub:
         return self._user(identity).notifications.add(sink)
 
     def symbols(self, sink: Sink) -> Subscription:
-        """The instrument list, then live ticker events of every listed symbol."""
+        """The instrument list, then live ticker events of every watched symbol.
+
+        The list holds the exchange's trading instruments of the watched symbols' categories (with
+        tick and lot sizes) once they were read from REST; the first subscriber starts that read and
+        gets the watched symbols at once, then the full list as a second ``list`` event.
+        """
+        self._load_instruments()
         return self._symbols.add(sink, event(SYMBOLS, {"event": "list", "symbols": self._symbol_rows()}))
 
     def _symbol_rows(self) -> list[dict[str, Any]]:
         rows = []
+        listed: set[tuple[str, str]] = set()
         for category, symbol in self.symbol_list:
             row: dict[str, Any] = {"category": category, "symbol": symbol}
+            info = self._instruments.get(category, {}).get(symbol)
+            if info is not None:
+                row.update(_instrument_fields(info))
             row.update(self._tickers.get((category, symbol), {}))
             rows.append(row)
+            listed.add((category, symbol))
+        for cat, infos in self._instruments.items():
+            rows += [{"category": cat, "symbol": i.symbol, **_instrument_fields(i)} for i in infos.values()
+                     if i.trading and (cat, i.symbol) not in listed]
         return rows
+
+    def _load_instruments(self) -> None:
+        if self._instruments_task is not None or not self.symbol_list:
+            return
+
+        async def load() -> None:
+            for category in dict.fromkeys(c for c, _ in self.symbol_list):
+                try:
+                    self._instruments[category] = await self.public.instruments(category)
+                except Exception as exc:  # the watched list stays; say why the rest is missing
+                    log.warning("instruments of %s could not be read: %s", category, exc)
+                    self._symbols.emit({"event": "error", "category": category, "message": safe_text(exc)})
+            if self._instruments:
+                self._symbols.emit({"event": "list", "symbols": self._symbol_rows()})
+
+        self._instruments_task = asyncio.get_running_loop().create_task(load(), name="rxbybit-gateway-instruments")
 
     def _start_symbols(self) -> list[abc.DisposableBase]:
         return [self._watch_symbol(category, symbol) for category, symbol in self.symbol_list]
@@ -207,6 +240,8 @@ class Hub:
 
     async def close(self) -> None:
         """Close every user's client and the public client."""
+        if self._instruments_task is not None:
+            self._instruments_task.cancel()
         self._symbols.stop()
         self._public_router.close()
         users, self._users = list(self._users.values()), {}
@@ -214,6 +249,11 @@ class Hub:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.public.close()
+
+
+def _instrument_fields(info: InstrumentInfo) -> dict[str, Any]:
+    return {"status": info.status, "tickSize": str(info.tick_size), "qtyStep": str(info.qty_step),
+            "minOrderQty": str(info.min_qty), "minNotional": str(info.min_notional)}
 
 
 def instrument_names(universe: Mapping[str, Sequence[Any] | Mapping[str, Any]]) -> dict[str, frozenset[str]]:

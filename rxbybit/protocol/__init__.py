@@ -11,7 +11,7 @@ used with any transport and tested with plain frames::
             book.apply(event)
 """
 
-from . import clock, endpoints, limits, replies, requests, subscriptions, topics
+from . import clock, endpoints, limits, replies, requests, rest, subscriptions, topics
 from .book import Applied, BookView, OrderBook
 from .decode import decode
 from .events import (
@@ -36,6 +36,7 @@ from .events import (
     Trades,
     Unknown,
 )
+from .instruments import InstrumentInfo
 from .orders import OrderStatus
 from .signing import Credentials, sign, verify
 from .subscriptions import Subscriptions
@@ -53,6 +54,7 @@ __all__ = [
     "Credentials",
     "Endpoint",
     "Event",
+    "InstrumentInfo",
     "Klines",
     "Level",
     "Liquidation",
@@ -80,6 +82,7 @@ __all__ = [
     "limits",
     "replies",
     "requests",
+    "rest",
     "sign",
     "subscriptions",
     "topics",

@@ -6,6 +6,7 @@ Plain data only (no matching, no I/O): the engine changes these, the ledger valu
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
@@ -56,6 +57,10 @@ class Account:
     """Active orders by orderId."""
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     realised: dict[str, Decimal] = field(default_factory=dict)
+    closed_orders: deque[Order] = field(default_factory=lambda: deque(maxlen=500))
+    """Recently ended orders, oldest first (REST ``/v5/order/realtime`` finds them by id)."""
+    executions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Recent ``execution`` rows, oldest first (REST ``/v5/execution/list``)."""
 
 
 @dataclass(eq=False)

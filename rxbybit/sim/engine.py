@@ -186,6 +186,7 @@ class Engine:
             self.markets[o.inst.category][o.inst.symbol].book.remove_resting(o.resting)
             o.resting = None
         o.account.orders.pop(o.order_id, None)
+        o.account.closed_orders.append(o)
         self._emit_order(o)
         self._emit_account(o.account, o.inst)
 
@@ -266,9 +267,9 @@ class Engine:
         if o.leaves and o.status is OrderStatus.NEW:
             o.status = OrderStatus.PARTIALLY_FILLED
         seq = self.ledger.next_seq()
-        self.events.append(Event(acct, "execution", inst.category,
-                                 execution_row(o, f, maker, fee, rate, pnl, closed, self.ledger.mark(inst), seq),
-                                 (o, f, maker)))
+        row = execution_row(o, f, maker, fee, rate, pnl, closed, self.ledger.mark(inst), seq)
+        acct.executions.append(row)
+        self.events.append(Event(acct, "execution", inst.category, row, (o, f, maker)))
         self.events.append(Event(acct, "execution.fast", inst.category, fast_execution_row(o, f, maker, seq)))
         if inst.category == "option":
             self.events.append(Event(acct, "greeks", "option", greeks_row(acct, inst.base)))

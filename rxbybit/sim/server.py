@@ -33,6 +33,7 @@ from .instruments import build_universe
 from .market import Market
 from .public import PublicDesk
 from .registry import FeedRegistry, Levels
+from .rest import RestDesk
 from .trade_api import TradeDesk
 from .wire import Desk, WireServer
 
@@ -97,6 +98,9 @@ class Simulator:
         }
         self._wire = WireServer(host, port, desks, self.faults, now_ms, self.connections)
         self._wire.latency_s = latency_ms / 1000
+        self.rest = RestDesk(self.markets, self.engine, now_ms, self.start_ms, seed, self._feeds.underlying_price)
+        """The V5 REST API on the same port (``rest.faults``: down, rate limits)."""
+        self._wire.http = self.rest.answer
         self._clock = Clock(self._time, (m for ms in self.markets.values() for m in ms.values()),
                             after_step=self.desk.after_market, push_due=self._feeds.push_due,
                             flush=self._wire.flush_held)

@@ -71,6 +71,8 @@ class WireServer:
         self.desks, self.policy, self.now_ms = desks, policy, now_ms
         self.connections = connections
         self._server: Server | None = None
+        self.http: Callable[[Request], Response | None] | None = None
+        """Answers plain HTTP requests (the REST API) before any websocket check; None: not ours."""
         self._conn_counter = 0
         self.latency_s = 0.0
         """Simulated network latency of every new connection's frames (seconds)."""
@@ -120,6 +122,9 @@ class WireServer:
     # ------------------------------------------------------------------ connections
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        answer = self.http(request) if self.http is not None else None
+        if answer is not None:
+            return answer
         parts = urlsplit(request.path)
         if parts.path not in PATH_ENDPOINTS:
             return _http_error(http.HTTPStatus.NOT_FOUND,

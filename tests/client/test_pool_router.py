@@ -146,3 +146,16 @@ async def test_health_keeps_the_same_topic_name_on_linear_and_spot_apart(sim: Si
                          what="messages counted on both sockets")
         for s in subs:
             s.dispose()
+
+
+async def test_health_tells_outages_and_how_long_the_last_one_lasted(sim: Simulator) -> None:
+    async with fast_client(sim) as bybit:
+        sub = bybit.ticker("BTCUSDT").subscribe(lambda t: None)
+        await bybit.wait_subscribed()
+        assert bybit.health_now().outages == 0 and bybit.health_now().down_for_s is None
+        await sim.faults.drop_connections("/v5/public/linear")
+        await eventually(lambda: bybit.health_now().outages == 1 and bybit.health_now().state == "connected",
+                         what="the outage counted and over")
+        health = bybit.health_now()
+        assert health.last_outage_s is not None and health.last_outage_s > 0 and health.down_for_s is None
+        sub.dispose()

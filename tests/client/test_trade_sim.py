@@ -183,6 +183,7 @@ async def test_thousand_concurrent_requests_are_correlated(sim: Simulator) -> No
     async with Simulator(seed=5, rate_limit=100_000, speed=1.0) as big, \
             fast_client(big, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
             bybit.trade.timeout = 60.0  # a loaded 2-core CI machine may take a while for 1,000 orders
+            bybit.trade.recv_window_ms = 60_000  # ... longer than Bybit's default 5 s freshness window
             bid, _ = await best(bybit)
             price = f"{round(bid * 0.5, 1)}"
             links = [f"c-{i}" for i in range(1000)]
@@ -258,3 +259,30 @@ async def test_all_in_one_and_categorised_private_topics_survive_a_reconnect(sim
     await eventually(lambda: trader.health_now().reconnects >= 1, what="a reconnect")
     await trader.wait_subscribed()  # both resubscribed, in separate requests
     assert errors == []
+
+
+async def test_the_simulators_reqid_less_denial_and_10019_reach_the_caller_typed(sim: Simulator,
+                                                                                trader: rb.Bybit) -> None:
+    from rxbybit.errors import TradeServiceRestartingError
+
+    await trader.trade.connect()
+    trader.trade.timeout = 30.0
+    bid, _ = await best(trader)
+    order = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "order_type": "Limit", "qty": "0.001",
+             "price": f"{round(bid * 0.5, 1)}", "time_in_force": "PostOnly"}
+    loop = asyncio.get_running_loop()
+    sim.faults.deny_trade_requests(1)
+    started = loop.time()
+    with pytest.raises(TradeError) as denied:
+        await trader.trade.create_order(**order, order_link_id="denied")
+    assert denied.value.code == 10005 and denied.value.order_link_id == "denied"
+    assert loop.time() - started < 5.0  # not the 30 s deadline
+    first = trader._pool.get("trade")
+    sim.faults.trade_restarting(True)
+    with pytest.raises(TradeServiceRestartingError) as restarting:  # refused on the old socket and the new one
+        await trader.trade.create_order(**order, order_link_id="restart")
+    assert restarting.value.retryable and restarting.value.order_link_id == "restart"
+    sim.faults.trade_restarting(False)
+    ack = await trader.trade.create_order(**order, order_link_id="restart")  # the user's retry, same id
+    assert ack.order_link_id == "restart"
+    assert trader._pool.get("trade") is not first

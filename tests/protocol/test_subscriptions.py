@@ -3,7 +3,8 @@
 Unit tests pin each rule; the property test plays random interleavings of observe, dispose,
 refresh, request delivery, reply delivery and reconnects against a model exchange that answers
 the way Bybit does, and checks that once everything is answered the exchange holds exactly the
-topics still wanted.
+topics still wanted, and that every topic observed again got a snapshot from a subscribe sent
+after it was observed again (not a stale subscription that only says "already subscribed").
 """
 
 from __future__ import annotations
@@ -182,14 +183,19 @@ class Exchange:
 
     with_ids: bool
     held: set[str] = field(default_factory=set)
-    to_server: deque[dict[str, Any]] = field(default_factory=deque)
+    to_server: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     to_client: deque[Any] = field(default_factory=deque)
+    sent: int = 0
+    snapshot_from: dict[str, int] = field(default_factory=dict)
+    """topic -> number of the subscribe frame whose success sent its latest snapshot."""
 
     def send(self, step: Step) -> None:
-        self.to_server.extend(json.loads(f) for f in step.frames)
+        for f in step.frames:
+            self.to_server.append((self.sent, json.loads(f)))
+            self.sent += 1
 
     def serve_one(self) -> None:
-        frame = self.to_server.popleft()
+        number, frame = self.to_server.popleft()
         args = frame["args"]
         if frame["op"] == "unsubscribe":
             self.held.difference_update(args)
@@ -203,6 +209,8 @@ class Exchange:
                 self.to_client.append(failure(frame, replies.already_subscribed(t), with_id=self.with_ids))
                 return
         self.held.update(args)
+        for t in args:
+            self.snapshot_from[t] = number  # a fresh subscription: Bybit sends a snapshot
         self.to_client.append(ack(frame, with_id=self.with_ids))
 
     def reply_one(self, subs: Subscriptions) -> Step:
@@ -237,9 +245,12 @@ def test_the_exchange_converges_to_what_is_wanted(with_ids: bool, script: list[t
     ex.send(subs.connected())
     wanted: set[str] = set()
     rejected: set[str] = set()
+    observed_since: dict[str, int] = {}  # topic -> first frame number sent after it was (re)observed
     for op, topic in script:
         step = Step()
         if op == "want":
+            if topic not in wanted:
+                observed_since[topic] = ex.sent
             wanted.add(topic)
             step = subs.want([topic])
         elif op == "drop":
@@ -272,3 +283,5 @@ def test_the_exchange_converges_to_what_is_wanted(with_ids: bool, script: list[t
     assert ex.held == wanted, (ex.held, wanted)
     assert subs.confirmed == frozenset(wanted)
     assert subs.is_settled()
+    for t in wanted:  # every topic observed again got a snapshot from a subscribe sent after that
+        assert ex.snapshot_from.get(t, -1) >= observed_since[t], (t, ex.snapshot_from.get(t), observed_since[t])

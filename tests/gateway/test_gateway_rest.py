@@ -1,0 +1,43 @@
+"""The gateway on REST: ``/user/profile`` answers with the current balance at once, and ``/symbols``
+lists the exchange's trading instruments with their tick and lot sizes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rxbybit.gateway import Gateway, UserStore
+from rxbybit.sim import DEMO_API_KEY, DEMO_API_SECRET
+
+from .conftest import Client, open_client
+
+
+async def test_profile_sends_the_current_balance_without_any_change(gateway: Gateway, store: UserStore) -> None:
+    token = store.add("dora", DEMO_API_KEY, DEMO_API_SECRET)
+    c = await open_client(gateway)
+    try:
+        ack = await c.request("authorization", {"accessToken": token, "fingerprint": "fp"})
+        assert ack["type"] == "ack", ack
+        assert (await c.request("/user/profile"))["type"] == "ack"
+        first = await c.find(lambda m: m["type"] == "event" and m["path"] == "/user/profile",
+                              what="the balance right after subscribing")
+        assert first["data"]["accountType"] == "UNIFIED" and Decimal(str(first["data"]["totalEquity"])) > 0
+        assert gateway.simulator is not None
+        assert not gateway.simulator.engine.accounts[DEMO_API_KEY].orders, "no order, no fill: no balance push"
+    finally:
+        await c.close()
+
+
+async def test_symbols_lists_the_exchanges_trading_instruments(gateway: Gateway, client: Client) -> None:
+    assert (await client.request("/symbols"))["type"] == "ack"
+    sim = gateway.simulator
+    assert sim is not None
+    expected = {("linear", s) for s in sim.universe["linear"]} | {("spot", s) for s in sim.universe["spot"]}
+    full = await client.until(lambda m: m["path"] == "/symbols" and m["data"].get("event") == "list"
+                              and len(m["data"]["symbols"]) == len(expected), what="the exchange's instruments")
+    rows = full["data"]["symbols"]
+    assert {(r["category"], r["symbol"]) for r in rows} == expected
+    assert [(r["category"], r["symbol"]) for r in rows[:2]] == [("linear", "BTCUSDT"), ("spot", "ETHUSDT")]
+    for r in rows:
+        inst = sim.universe[r["category"]][r["symbol"]]
+        assert r["tickSize"] == inst.px(inst.tick) and r["qtyStep"] == inst.qty(inst.lot)
+        assert r["status"] == "Trading"
