@@ -159,7 +159,8 @@ class BusRouter(Router):
         try:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
-            await self._redis.aclose()
+            redis, self._redis = self._redis, None
+            await redis.aclose()
             raise ConnectionError(f"cannot reach the gateway bus at {self.url}: {exc}") from exc
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self.ctl_channel)

@@ -210,7 +210,11 @@ class Gateway:
                            router_factory=self._bus_router)
         self.hub.instruments.update(await self._instrument_list())
         if self.bus is not None:
-            await self.bus.start()
+            try:
+                await self.bus.start()
+            except BaseException:
+                await self.close()  # Redis unreachable: let go of the upstream clients too
+                raise
         self._server = await serve(
             self._handle, self.host, self._port, process_request=self._process_request,
             max_size=self.limits.hard_max_message_bytes, compression=None, server_header="rxbybit-gateway",

@@ -242,3 +242,13 @@ async def test_a_restarted_redis_loses_nothing_for_clients(redis_url: str, store
                 await gw.close()
         restarted.close()
 
+
+
+async def test_an_unreachable_bus_is_a_clear_error_and_leaves_nothing_open(store: UserStore) -> None:
+    from redis_server import free_port
+
+    gw = Gateway("sim", verifier=StoreVerifier(store), symbols=TEST_SYMBOLS, sim_options=SIM_OPTIONS,
+                 bus=f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(ConnectionError, match=r"cannot reach the gateway bus at redis://127\.0\.0\.1:"):
+        await gw.start()
+    assert gw.hub is None and gw.bus is not None and gw.bus.topic_count == 0
