@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from helpers import eventually, scaled
 from redis_server import RUNNING, redis_server
 
+import rxbybit as rb
 from rxbybit.gateway import Gateway, Limits, StoreVerifier, UserStore
 from rxbybit.gateway.bus import BusRouter
 
@@ -178,8 +179,7 @@ async def test_private_streams_stay_on_their_replica_and_off_the_bus(replicas: l
         private = hub.upstream("alice")
         assert private is not None
         await private.wait_subscribed(timeout=scaled(10))
-        async with __import__("rxbybit").Bybit(follower.simulator.url, api_key=ALICE_KEY,
-                                              api_secret=ALICE_SECRET) as trader:
+        async with rb.Bybit(follower.simulator.url, api_key=ALICE_KEY, api_secret=ALICE_SECRET) as trader:
             await trader.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Market",
                                             qty="0.01", order_link_id="alice-bus-1")
         await alice.until(lambda m: m.get("path") == "/external/private/order" and "alice-bus-1" in repr(m),
