@@ -93,9 +93,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root, jsonl = Path(tmp) / "ds", Path(tmp) / "rec.jsonl"
         t0 = time.perf_counter()
+        longest = 0.0
         with DatasetWriter(root) as w:
             for t, f in frames:
+                a = time.perf_counter()
                 w.write(LINEAR, f, t)
+                longest = max(longest, time.perf_counter() - a)
         write_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         with open(jsonl, "w", encoding="utf-8") as fh:
@@ -132,7 +135,8 @@ def main() -> None:
               f"{len(book):,} book frames (1 snapshot + deltas, 200 levels)")
         print("\nwriting (one process, this machine)")
         print(f"  DatasetWriter  {len(frames) / write_s:>10,.0f} frames/s  {rows / write_s:>10,.0f} rows/s  "
-              f"({write_s:.2f} s, {len(w.files)} files)")
+              f"({write_s:.2f} s, {len(w.files)} files); longest write() call {longest * 1000:.1f} ms "
+              "(fed as fast as it goes, so it includes waiting for the writer thread)")
         print(f"  JSONL          {len(frames) / jsonl_s:>10,.0f} frames/s  (json.dumps + write, for scale)")
         print("\non disk (zstd Parquet vs the JSONL recording of the same frames)")
         tb, bb = size_of(trade_files), size_of(book_files)
