@@ -114,6 +114,8 @@ class DatasetWriter:
         self.closed = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rxbybit-dataset")
         self._jobs: collections.deque[Future[None]] = collections.deque()
+        self._failure: BaseException | None = None
+        """The first failed write (a full disk): once set, every later write and close raises it."""
 
     def __repr__(self) -> str:
         return (f"<DatasetWriter {self.root} frames={self.frames} open_partitions={len(self._open)} "
@@ -131,6 +133,8 @@ class DatasetWriter:
 
         Returns False (and counts it in :attr:`skipped`) for frames without a topic.
         """
+        if self._failure is not None:
+            raise self._failure
         if self.closed:
             raise RuntimeError("this DatasetWriter is closed")
         endpoint = PATH_ENDPOINTS.get(path)
@@ -217,10 +221,19 @@ class DatasetWriter:
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         while self._jobs and self._jobs[0].done():
-            self._jobs.popleft().result()  # a failed write (disk full) surfaces here
+            self._result(self._jobs.popleft())  # a failed write (disk full) surfaces here
         self._jobs.append(self._thread.submit(fn, *args))
         while len(self._jobs) > MAX_JOBS:
-            self._jobs.popleft().result()
+            self._result(self._jobs.popleft())
+
+    def _result(self, job: Future[None]) -> None:
+        """Wait for ``job``; a failure is kept, so the writer never looks healthy after losing rows."""
+        try:
+            job.result()
+        except BaseException as exc:
+            if self._failure is None:
+                self._failure = exc
+            raise
 
     def _flush(self, key: Partition, part: _Open) -> None:
         if not part.rows:
@@ -288,7 +301,7 @@ class DatasetWriter:
     def wait(self) -> None:
         """Wait until every row group handed over so far is written (and due files renamed)."""
         while self._jobs:
-            self._jobs.popleft().result()
+            self._result(self._jobs.popleft())
 
     def flush(self) -> None:
         """Close every open file into the dataset (buffers written first) and wait for it; recording may go on."""
@@ -297,8 +310,11 @@ class DatasetWriter:
         self.wait()
 
     def close(self) -> None:
-        """Write everything buffered and close every file (idempotent)."""
+        """Write everything buffered and close every file (idempotent; after a failed write it raises that
+        failure every time, whichever call saw it first)."""
         if self.closed:
+            if self._failure is not None:
+                raise self._failure
             return
         try:
             self.flush()

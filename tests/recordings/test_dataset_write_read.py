@@ -222,3 +222,33 @@ def test_parquet_is_written_off_the_callers_thread_and_failures_surface(tmp_path
     with pytest.raises(OSError, match="No space left"):
         w.close()  # still failing, and the writer thread is stopped all the same
     assert w.closed
+
+
+def test_a_failure_seen_first_by_close_is_raised_by_every_later_call(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whichever call sees a failed background write first (a write, or close on a loaded machine), the
+    writer stays failed: close raises it again, and a write after it raises it instead of buffering on."""
+    import threading
+
+    import rxbybit.recordings.writer as writer_module
+
+    gate = threading.Event()
+    real = writer_module.pq.ParquetWriter
+
+    class SlowFull(real):  # type: ignore[misc,valid-type]
+        def write_table(self, *args: object, **kwargs: object) -> None:
+            gate.wait(30)  # held until every write has returned: only close can see the failure
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(writer_module.pq, "ParquetWriter", SlowFull)
+    w = DatasetWriter(tmp_path / "full", row_group_rows=10)
+    for i in range(20):
+        w.write(LINEAR, trade_frame(i), (T0 + i) / 1000)
+    gate.set()
+    with pytest.raises(OSError, match="No space left"):
+        w.close()
+    with pytest.raises(OSError, match="No space left"):
+        w.close()
+    with pytest.raises(OSError, match="No space left"):
+        w.write(LINEAR, trade_frame(99), (T0 + 99) / 1000)
+    assert w.closed
