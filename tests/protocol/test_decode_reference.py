@@ -64,7 +64,11 @@ def test_three_success_ack_shapes_and_option_lists() -> None:
     assert isinstance(unsub, SubscribeAck) and unsub.op == "unsubscribe"
     option = decode('{"success": true, "conn_id": "aa01", "data": {"failTopics": [], "successTopics": '
                     '["orderbook.100.BTC-6JAN23-18000-C"]}, "type": "COMMAND_RESP"}')
-    assert option == SubscribeAck("subscribe", None, "aa01", ("orderbook.100.BTC-6JAN23-18000-C",), ())
+    # no op in the reply: op "" (the subscription machine matches it to the topic's request, whatever its op)
+    assert option == SubscribeAck("", None, "aa01", ("orderbook.100.BTC-6JAN23-18000-C",), ())
+    named = decode('{"success": true, "conn_id": "aa01", "op": "unsubscribe", "data": {"failTopics": [], '
+                   '"successTopics": ["orderbook.100.BTC-6JAN23-18000-C"]}, "type": "COMMAND_RESP"}')
+    assert isinstance(named, SubscribeAck) and named.op == "unsubscribe"
 
 
 def test_option_command_resp_partial_and_full_failure() -> None:
@@ -73,7 +77,7 @@ def test_option_command_resp_partial_and_full_failure() -> None:
     assert isinstance(partial, SubscribeAck) and partial.fail_topics == ("tickers.NOPE",)
     failed = decode('{"success":true,"conn_id":"x","data":{"failTopics":["tickers.NOPE"],"successTopics":[]},'
                     '"type":"COMMAND_RESP"}')
-    assert isinstance(failed, SubscribeFailure) and failed.topic == "tickers.NOPE"
+    assert isinstance(failed, SubscribeFailure) and failed.topic == "tickers.NOPE" and failed.op == ""
 
 
 @pytest.mark.parametrize(
