@@ -15,7 +15,8 @@ delivered msgs/s, msgs/s per client, p50/p99/max latency, and the gateway/direct
 gateway process's CPU time per delivered message (less sensitive to a busy machine than latency).
 Target: gateway p99 under 100 ms at 50 msgs/s per client with 1,000 clients.
 
-Run: ``.venv/bin/python bench/bench_gateway.py [--clients 1000] [--seconds 10] [--warmup 2]``.
+Run: ``.venv/bin/python bench/bench_gateway.py [--clients 1000] [--seconds 10] [--warmup 2]`` (issue 13's load test:
+``--clients 500``).
 Bounded: every phase has a deadline, and the child is killed if it overruns.
 """
 
@@ -237,7 +238,9 @@ async def _server_main(args: argparse.Namespace) -> None:
         assert sim.stdout is not None
         info = json.loads(await asyncio.wait_for(sim.stdout.readline(), 30))
         args.offset_ms = info["offset_ms"]
-        limits = Limits(max_buffered_bytes=8 * 2**20)
+        # every bench client comes from 127.0.0.1: the per-address connection cap must admit them all
+        limits = Limits(max_buffered_bytes=8 * 2**20, max_unsent_bytes=16 * 2**20,
+                        max_connections_per_address=args.clients + 16)
         async with Gateway(info["url"], symbols=(("linear", "BTCUSDT"),), limits=limits) as gw:
             results = []
             for mode, url in (("direct", info["url"] + "/v5/public/linear"), ("gateway", gw.url)):

@@ -3,7 +3,8 @@
 Clients send ``{"path": ..., "payload": ...}`` and get ``ack``, ``event`` and ``error`` frames
 (see ``docs/gateway.md``). Run it with ``rxbybit gateway serve``; embed it with
 :class:`Gateway`. Token verification is pluggable (:class:`TokenVerifier`): the embedded
-:class:`StoreVerifier` over a SQLite :class:`UserStore`, or :class:`JWTVerifier`.
+:class:`StoreVerifier` over a SQLite :class:`UserStore` (Bybit secrets encrypted with the
+operator's key, a :class:`SecretBox` from :func:`load_box`), or :class:`JWTVerifier`.
 """
 
 from .auth import AuthError, Identity, TokenVerifier
@@ -13,6 +14,7 @@ from .limits import Limits
 from .requests import PATHS, Request, parse_request
 from .server import Gateway
 from .users import StoreVerifier, UserInfo, UserStore
+from .vault import SecretBox, generate_key, load_box
 
 __all__ = [
     "PATHS",
@@ -24,9 +26,12 @@ __all__ = [
     "JWTVerifier",
     "Limits",
     "Request",
+    "SecretBox",
     "StoreVerifier",
     "TokenVerifier",
     "UserInfo",
     "UserStore",
+    "generate_key",
+    "load_box",
     "parse_request",
 ]

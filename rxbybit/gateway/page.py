@@ -32,6 +32,7 @@ PAGE_HTML: Final = """<!doctype html>
   #log { flex: 1; overflow-y: auto; margin: 0; padding: 8px 12px; font: 12px ui-monospace, monospace; }
   #log div { white-space: pre-wrap; word-break: break-all; border-bottom: 1px solid #eef0f4; padding: 2px 0; }
   .out { color: #4b3fb3; } .ack { color: #11772b; } .error { color: #b3261e; } .event { color: #1d2330; }
+  .status { color: #9a6700; font-weight: 600; }
   .tag { font-size: 11px; color: #889; margin-right: 6px; }
 </style>
 </head>

@@ -135,6 +135,7 @@ class Gateway:
         allowed_hosts: Sequence[str] | None = None,
         recheck_interval: float = 5.0,
         instruments: Mapping[str, Sequence[str]] | None = None,
+        instruments_refresh: float = 3600.0,
     ) -> None:
         self.network = network
         self.host = host
@@ -150,6 +151,7 @@ class Gateway:
         self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
         self.recheck_interval = recheck_interval
         self._instruments = instruments
+        self.instruments_refresh = instruments_refresh
         self.refused: collections.Counter[str] = collections.Counter()
         """Connections refused at the door, by reason (origin, host, connections, address)."""
         self._per_address: collections.Counter[str] = collections.Counter()
@@ -208,7 +210,12 @@ class Gateway:
         self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep())
         return self
 
-    async def _instrument_list(self) -> dict[str, frozenset[str]]:
+    async def refresh_instruments(self) -> None:
+        """Read the instrument list again (new listings); a category whose read fails keeps its old list."""
+        assert self.hub is not None
+        self.hub.instruments.update(await self._instrument_list(refresh=True))
+
+    async def _instrument_list(self, refresh: bool = False) -> dict[str, frozenset[str]]:
         """The instruments public topics may name: given, the simulator's, or the client's REST list if it has one."""
         if self._instruments is not None:
             return instrument_names(self._instruments)
@@ -224,7 +231,7 @@ class Gateway:
         for category in ("spot", "linear", "inverse", "option"):
             try:
                 async with asyncio.timeout(15):
-                    universe[category] = list(await fetch(category))
+                    universe[category] = list(await (fetch(category, refresh=True) if refresh else fetch(category)))
             except Exception as exc:
                 log.warning("instrument list of %s unavailable (%s): its topics are checked by grammar only",
                             category, type(exc).__name__)
@@ -232,8 +239,9 @@ class Gateway:
 
     async def _housekeep(self) -> None:
         """Every second: disconnect clients over their outbound cap too long; every ``recheck_interval``
-        seconds: re-check each authorized session's token (revoked, rotated, expired, keys changed)."""
-        last_check = time.monotonic()
+        seconds: re-check each authorized session's token (revoked, rotated, expired, keys changed);
+        every ``instruments_refresh`` seconds: read the instrument list again."""
+        last_check = last_list = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
             for session in tuple(self.sessions):
@@ -241,6 +249,12 @@ class Gateway:
             if time.monotonic() - last_check >= self.recheck_interval:
                 last_check = time.monotonic()
                 await self.recheck_sessions()
+            if time.monotonic() - last_list >= self.instruments_refresh:
+                last_list = time.monotonic()
+                try:
+                    await self.refresh_instruments()
+                except Exception:
+                    log.exception("refreshing the instrument list failed")
 
     async def recheck_sessions(self) -> int:
         """Re-check every authorized session now; returns how many were ended."""

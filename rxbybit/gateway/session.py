@@ -153,7 +153,8 @@ class Session:
         elif req.path == SYMBOLS:
             self._subscribe(req, SYMBOLS, lambda: self.hub.symbols(self))
         elif req.path == NOTIFICATIONS:
-            await self._need_auth(req)
+            identity = await self._need_auth(req)
+            self._need_working_keys(req, identity)
             self._subscribe_private(req, NOTIFICATIONS, lambda who: self.hub.notifications(who, self))
         elif req.path == PROFILE:
             identity = await self._need_auth(req)
@@ -278,6 +279,10 @@ class Session:
             raise GatewayError(ErrorCode.NO_CREDENTIALS,
                                f"{req.path} needs Bybit API keys, and user {identity.user!r} has none on this "
                                "gateway", req.path, req.id)
+        self._need_working_keys(req, identity)
+
+    def _need_working_keys(self, req: Request, identity: Identity) -> None:
+        """Refuse at once, saying why, while Bybit refuses this user's keys (until they change)."""
         failed = self.hub.login_error(identity)
         if failed is not None:
             raise GatewayError(ErrorCode.UPSTREAM_ERROR, str(failed), req.path, req.id)
@@ -429,12 +434,11 @@ class Session:
 
     def _reply(self, frame: str) -> None:
         """Send an ack or error, unless the client has left too much unread (then it is disconnected)."""
-        if not self.closed and self._may_send(len(frame)):
+        if not self.closed and self._may_send(self.outbox.buffered(), len(frame)):
             self.outbox.send(frame)
 
-    def _may_send(self, size: int) -> bool:
-        """Enforce the outbound caps; False (and the client disconnected) when it is over them."""
-        buffered = self.outbox.buffered()
+    def _may_send(self, buffered: int, size: int) -> bool:
+        """Enforce the outbound caps given the unsent bytes; False (and the client disconnected) when over."""
         limits = self.limits
         if buffered + size > limits.max_unsent_bytes:
             self._evict(f"not reading: {buffered} bytes unsent")
@@ -453,7 +457,7 @@ class Session:
     def check_slow(self) -> None:
         """Called periodically: disconnect a client that has stayed over its outbound cap too long."""
         if not self.closed:
-            self._may_send(0)
+            self._may_send(self.outbox.buffered(), 0)
 
     def _evict(self, reason: str) -> None:
         log.info("closing a gateway connection from %s: %s", self.address or "?", reason)
@@ -461,9 +465,12 @@ class Session:
 
     def deliver(self, data: bytes, wire: bytes | None = None) -> None:
         """Send one event frame, or count it as dropped while the client reads too slowly."""
-        if self.closed or not self._may_send(len(data)):
+        if self.closed:
             return
-        if self.outbox.buffered() > self.limits.max_buffered_bytes:
+        buffered = self.outbox.buffered()
+        if not self._may_send(buffered, len(data)):
+            return
+        if buffered > self.limits.max_buffered_bytes:
             self.dropped += 1
             return
         if self.dropped:

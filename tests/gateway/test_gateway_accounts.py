@@ -91,6 +91,8 @@ async def test_wrong_keys_are_reported_on_every_request_until_they_are_fixed(gat
         assert later["code"] == ErrorCode.UPSTREAM_ERROR and "refused the API keys" in later["message"], later
         profile = await c.request("/user/profile")
         assert profile["code"] == ErrorCode.UPSTREAM_ERROR and "set-keys" in profile["message"], profile
+        notes = await c.request("/user/notifications")
+        assert notes["code"] == ErrorCode.UPSTREAM_ERROR and "refused the API keys" in notes["message"], notes
         # the operator fixes the keys: the next request logs in again, and works
         store.set_keys("alice", ALICE_KEY, ALICE_SECRET)
         again = await c.request("/external", {"op": "subscribe", "args": ["order"]})
@@ -200,3 +202,41 @@ async def test_authorization_is_rate_limited_per_address_and_answers_alike(store
         assert [a["code"] for a in answers] == [ErrorCode.AUTH_FAILED] * 4 + [ErrorCode.RATE_LIMITED]
         assert len({a["message"] for a in answers[:4]}) == 1, "a valid token bound elsewhere answers as a guess does"
         assert "authorization attempts from this address" in answers[4]["message"]
+
+
+async def test_jwt_sessions_follow_changed_keys_too(store: UserStore) -> None:
+    """In JWT mode the keys come from a lookup by user: a change there moves the live session as well."""
+    store.add("alice", ALICE_KEY, ALICE_SECRET)
+    verifier = JWTVerifier(JWT_SECRET, credentials=store.credentials)
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 600, "fpt": "fp"}, JWT_SECRET, algorithm="HS256")
+    async with make_gateway(store, verifier=verifier) as gw:
+        c = await _login(gw, token)
+        try:
+            assert (await c.request("/user/notifications"))["type"] == "ack"
+            assert gw.hub is not None
+            [before] = gw.hub.accounts("alice")
+            store.set_keys("alice", BOB_KEY, BOB_SECRET)
+            assert await gw.recheck_sessions() == 0
+            [after] = gw.hub.accounts("alice")
+            assert after is not before and after.identity.credentials is not None
+            assert after.identity.credentials.api_key == BOB_KEY
+            assert after.notifications.sinks, "the notification subscription moved to the new account"
+        finally:
+            await c.close()
+
+
+def test_the_cli_can_require_a_fingerprint_claim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from rxbybit.gateway.cli import _verifier, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    monkeypatch.setenv("RXBYBIT_TEST_JWT", JWT_SECRET)
+    args = parser.parse_args(["--db", str(tmp_path / "u.db"), "--jwt-secret-env", "RXBYBIT_TEST_JWT",
+                              "--jwt-require-fingerprint"])
+    verifier = _verifier(args)
+    assert isinstance(verifier, JWTVerifier) and verifier.require_fingerprint
+    monkeypatch.setenv("RXBYBIT_TEST_JWT", "short")
+    with pytest.raises(ValueError, match="at least 32"):
+        _verifier(args)

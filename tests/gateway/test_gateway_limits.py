@@ -208,3 +208,18 @@ async def test_subscribers_hear_when_the_upstream_drops_and_comes_back(gateway: 
     up = await client.until(lambda m: m["type"] == "status", timeout=15, what="the upstream-up status")
     assert up["path"] == path and up["data"] == {"upstream": "up"}
     await client.until(lambda m: m["type"] == "event" and m["path"] == path, what="events again")
+
+
+async def test_a_new_listing_is_accepted_once_the_instrument_list_is_read_again(gateway: Gateway,
+                                                                                client: Client) -> None:
+    refused = await client.request("/external", {"direction": "linear", "op": "subscribe", "args": ["tickers.NEWUSDT"]})
+    assert refused["code"] == ErrorCode.BAD_TOPIC
+    universe = gateway.simulator.universe["linear"]
+    universe["NEWUSDT"] = universe["BTCUSDT"]  # the exchange lists a new symbol
+    try:
+        await gateway.refresh_instruments()
+        accepted = await client.request("/external", {"direction": "linear", "op": "subscribe",
+                                                      "args": ["tickers.NEWUSDT"]})
+        assert accepted["type"] == "ack", accepted
+    finally:
+        del universe["NEWUSDT"]
