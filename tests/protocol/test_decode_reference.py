@@ -135,6 +135,12 @@ def test_trade_response_with_rate_limit_headers() -> None:
     assert isinstance(ev, TradeResponse) and ev.ok and ev.req_id == "test-005" and ev.op == "order.create"
     assert (ev.rate_limit, ev.rate_limit_remaining, ev.rate_limit_reset_ms) == (10, 9, 1711001595208)
     assert ev.data["orderId"] == "a4c1718e-fe53-4659-a118-1f6ecce04ad9"
+    # a short repr like OrderAck's: no headers (trace ids, timestamps), no connection id
+    assert repr(ev) == ("TradeResponse(order.create req_id='test-005' ok "
+                        "order_id='a4c1718e-fe53-4659-a118-1f6ecce04ad9' limit_left=9)")
+    refused = decode('{"reqId":"r2","retCode":10001,"retMsg":"params error","op":"order.cancel","data":{},'
+                     '"retExtInfo":{},"header":{"Traceid":"t"},"connId":"c"}')
+    assert repr(refused) == "TradeResponse(order.cancel req_id='r2' ret_code=10001 'params error')"
 
 
 def test_batch_response_items_and_errors() -> None:
