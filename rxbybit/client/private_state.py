@@ -235,6 +235,8 @@ class _Subscriber:
         self.asked = False
         self.task: asyncio.Task[None] | None = None
         self.again = False
+        self.stopped = False
+        """The observer left: no read goes on (a cancel can be lost, see :meth:`_once`)."""
 
     def on_live(self, row: Row) -> None:
         if self.buffer is not None:
@@ -247,6 +249,8 @@ class _Subscriber:
         self.observer.on_next(row)
 
     def start(self, *, initial: bool) -> None:
+        if self.stopped:
+            return
         if self.buffer is None:
             self.buffer = []
             self.asked = False
@@ -257,6 +261,7 @@ class _Subscriber:
                                                            name=f"rxbybit-state-{self.topic}")
 
     def stop(self) -> None:
+        self.stopped = True
         if self.task is not None:
             self.task.cancel()
 
@@ -273,9 +278,11 @@ class _Subscriber:
 
     async def _once(self, initial: bool) -> None:
         await self.hub._ready(self.topic, READY_TIMEOUT_S)  # after a timeout the read goes ahead
-        rest = self.hub._rest()
+        if self.stopped:  # Python 3.11's wait_for drops a cancel that meets the wake-up
+            return
         kind = self.kind
         try:
+            rest = self.hub._rest()
             self.asked = True
             snapshot = await kind.snapshot(rest)
             held = self.buffer or []
@@ -289,12 +296,16 @@ class _Subscriber:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the stream goes on from the buffer
+            if self.stopped:
+                return
             log.warning("snapshot of %s could not be read; going on from the stream alone: %s", self.topic, exc)
             self.hub._on_error(self.topic, SnapshotUnavailable(
                 f"the REST snapshot of {self.topic} could not be read, so it goes on live-only: {exc}"))
             held, self.buffer = self.buffer or [], None
             for _, row in held:
                 self._emit(row)
+            return
+        if self.stopped:
             return
         held, self.buffer = self.buffer or [], None
         for row in self._merge(fresh, resolved, held, initial):

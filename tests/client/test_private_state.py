@@ -4,6 +4,7 @@ while the private socket is down shows in the open-orders and positions frames a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -240,3 +241,18 @@ async def test_a_base_url_without_rest_goes_on_live_only_and_says_so() -> None:
             assert SOURCE not in seen[0]
             assert "live-only" in (bybit.health_now().last_error or ""), bybit.health_now().last_error
             sub.dispose()
+
+
+async def test_disposing_as_the_ack_arrives_stops_the_snapshot_read(sim: Simulator) -> None:
+    """The observer leaves in the very iteration the ack wakes the read (Python 3.11's ``wait_for``
+    can swallow that cancel): the read must not go on, nor fail on the closed client."""
+    bybit = private(sim)
+    seen: list[Any] = []
+    sub = bybit.orders("linear").subscribe(seen.append)
+    (task,) = [t for t in asyncio.all_tasks() if t.get_name() == "rxbybit-state-order.linear"]
+    await bybit.wait_subscribed()  # wakes before the read does: the read is woken, not yet resumed
+    sub.dispose()
+    await bybit.close()
+    (outcome,) = await asyncio.gather(task, return_exceptions=True)
+    assert outcome is None or isinstance(outcome, asyncio.CancelledError), repr(outcome)
+    assert seen == []
