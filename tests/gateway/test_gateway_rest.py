@@ -23,6 +23,20 @@ async def test_profile_sends_the_current_balance_without_any_change(gateway: Gat
         assert first["data"]["accountType"] == "UNIFIED" and Decimal(str(first["data"]["totalEquity"])) > 0
         assert gateway.simulator is not None
         assert not gateway.simulator.engine.accounts[DEMO_API_KEY].orders, "no order, no fill: no balance push"
+        await upstream_subscribed(gateway, "dora")
+        await c.round_trip()
+        assert len(c.events("/user/profile")) == 1, "one balance on subscribe, not one per source"
+        second = await open_client(gateway)  # the same user again: the balance known, once
+        try:
+            ack = await second.request("authorization", {"accessToken": store.rotate("dora"), "fingerprint": "fp"})
+            assert ack["type"] == "ack", ack
+            assert (await second.request("/user/profile"))["type"] == "ack"
+            await second.round_trip()
+            await c.round_trip()
+            assert [m["data"] for m in second.events("/user/profile")] == [first["data"]]
+            assert len(c.events("/user/profile")) == 1
+        finally:
+            await second.close()
     finally:
         await c.close()
 
