@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..protocol.rest import RECENT_TRADE_MAX_LIMIT
 from .instruments import Instrument
 from .klines import Klines
 from .orderbook import BOOK_LEVELS, SIDES, Book, Resting, Side, opposite
@@ -90,7 +91,8 @@ class Market:
         self.now = t_ms
         self.ref = self._round_tick(inst.ref_price * 10**inst.price_dec)
         self.levels = BOOK_LEVELS[inst.category]
-        self.trades: deque[PublicTrade] = deque(maxlen=20_000)
+        self.trades: deque[PublicTrade] = deque(maxlen=RECENT_TRADE_MAX_LIMIT)
+        """The trades REST's recent-trade can return, no more: an idle simulator's memory stays flat."""
         self.trade_count = 0
         self.liquidations: deque[LiquidationEvent] = deque(maxlen=1_000)
         self.liquidation_count = 0

@@ -11,6 +11,7 @@ from helpers import scaled
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from rxbybit.protocol.rest import RECENT_TRADE_MAX_LIMIT
 from rxbybit.sim import MALFORMED_FRAME, Simulator
 from rxbybit.sim.feeds import LEVEL1_REPUSH_MS, BookFeed
 from rxbybit.sim.instruments import build_universe
@@ -202,3 +203,17 @@ def test_market_book_never_crosses_and_prices_look_real() -> None:
             assert 0.8 * inst.ref_price < mid < 1.2 * inst.ref_price
             if inst.base == "BTC":
                 assert 60_000 < mid < 100_000
+
+
+def test_an_idle_market_keeps_a_bounded_history_of_trades() -> None:
+    """A simulator left running (the demo, a gateway over it) must not grow without bound: a market keeps
+    the trades REST's recent-trade can serve and its book stays near its depth, however long it runs."""
+    inst = build_universe(["BTCUSDT"], 3, 1_700_000_000_000)["linear"]["BTCUSDT"]
+    m = Market(inst, 3, 1_700_000_000_000)
+    for i in range(60_000):
+        m.step(1_700_000_000_000 + 20 * i)
+    assert m.trade_count > 2 * RECENT_TRADE_MAX_LIMIT  # it traded well past the cap ...
+    assert len(m.trades) == RECENT_TRADE_MAX_LIMIT  # ... and kept exactly what recent-trade may return
+    assert m.trades[-1].n == m.trade_count  # the newest are the ones kept
+    for side in ("Buy", "Sell"):
+        assert m.book.count(side) <= m.levels + 100
