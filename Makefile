@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo lab test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rxbybit demo $(ARGS)
 
+lab: $(STAMP)
+	RXBYBIT_NETWORK=$${RXBYBIT_NETWORK:-sim} $(BIN)/jupyter lab notebooks/01_quickstart.ipynb
+
 # Browser tests drive Debian's Chromium with Playwright (no browser downloads).
 CHROMIUM ?= /usr/bin/chromium
 $(CHROMIUM):
+	@echo "make test: installing Debian's chromium for the browser tests (apt-get; root or sudo)" >&2
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	elif command -v sudo >/dev/null 2>&1; then \

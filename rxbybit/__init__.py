@@ -24,6 +24,10 @@ _LAZY = {
     "wait": "rxbybit.client",
     "dataset": "rxbybit.recordings",
     "DatasetWriter": "rxbybit.recordings",
+    "Recorder": "rxbybit.playback",
+    "Replay": "rxbybit.playback",
+    "record": "rxbybit.playback",
+    "replay": "rxbybit.playback",
 }
 _SUBMODULES = (
     "errors", "protocol", "display", "ops", "frames", "widgets", "sim", "client", "transport", "gateway",
@@ -33,6 +37,7 @@ _SUBMODULES = (
 if TYPE_CHECKING:
     from . import display, errors, frames, ops, protocol, sim, widgets
     from .client import Bybit, Health, Provenance, Stream, allow_nested, run, wait
+    from .playback import Recorder, Replay, record, replay
     from .recordings import DatasetWriter, dataset
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "DatasetWriter",
     "Health",
     "Provenance",
+    "Recorder",
+    "Replay",
     "Stream",
     "__version__",
     "allow_nested",
@@ -49,6 +56,8 @@ __all__ = [
     "frames",
     "ops",
     "protocol",
+    "record",
+    "replay",
     "run",
     "sim",
     "wait",

@@ -11,6 +11,15 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``rxbybit demo: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("rxbybit.sim.cli", "serve the local Bybit exchange simulator"),
@@ -23,8 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rxbybit`` console script."""
-    parser = argparse.ArgumentParser(prog="rxbybit", description="Bybit streams, reactive.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = OneLineParser(prog="rxbybit", description="Bybit streams, reactive.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     modules = {}
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

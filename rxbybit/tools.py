@@ -20,19 +20,58 @@ from .protocol.endpoints import ENDPOINT_PATHS, ENDPOINTS
 from .protocol.json_codec import dumps
 from .protocol.topics import parse
 
+NETWORKS = ("sim", "mainnet", "testnet", "demo")
+
+
+def usage_error(command: str, message: str) -> int:
+    """Print one line naming what was wrong (``rxbybit COMMAND: error: ...``); returns exit status 2."""
+    print(f"rxbybit {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def network_arg(value: str) -> str:
+    """An argparse type: a network name or a ``ws://``/``wss://`` base URL."""
+    if value in NETWORKS or value.startswith(("ws://", "wss://")):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"unknown network {value!r}: use {', '.join(NETWORKS)} or a base URL such as ws://127.0.0.1:8765")
+
+
+def positive_float(value: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
+    return x
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number above zero."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return n
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--network", default=os.environ.get("RXBYBIT_NETWORK", "sim"),
-                        help="sim (default), mainnet, testnet, demo or a base URL")
+    parser.add_argument("--network", type=network_arg, default=os.environ.get("RXBYBIT_NETWORK", "sim"),
+                        help="sim (default), mainnet, testnet, demo or a base URL ws://host:port")
     parser.add_argument("--category", default="linear", choices=[e for e in ENDPOINTS if e != "trade"],
                         help="socket the topics live on (default linear)")
-    parser.add_argument("--count", type=int, default=None, help="stop after this many events/frames")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--count", type=positive_int, default=None, help="stop after this many events/frames")
+    parser.add_argument("--duration", type=positive_float, default=None, help="stop after this many seconds")
 
 
 def add_tail_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``rxbybit tail``."""
-    parser.add_argument("topic", help="e.g. orderbook.50.BTCUSDT, publicTrade.BTCUSDT, tickers.ETHUSDT")
+    parser.add_argument("topic", help="e.g. publicTrade.BTCUSDT (also orderbook.50.BTCUSDT, tickers.ETHUSDT, "
+                                      "kline.1.BTCUSDT)")
     _common(parser)
 
 
@@ -106,14 +145,34 @@ async def record(network: str, topics: list[str], category: Any, path: str, coun
     return written
 
 
+def _check_topics(command: str, topics: list[str], category: Any) -> str | None:
+    for t in topics:
+        try:
+            parse(t, category)
+        except ValueError as exc:
+            return f"{exc} (example: rxbybit {command} publicTrade.BTCUSDT)"
+    return None
+
+
 def run_tail(args: argparse.Namespace) -> int:
     """Entry of ``rxbybit tail``."""
+    problem = _check_topics("tail", [args.topic], args.category)
+    if problem:
+        return usage_error("tail", problem)
     n = run(tail(args.network, args.topic, args.category, args.count, args.duration, sys.stdout))
     return 0 if n else 1
 
 
 def run_record(args: argparse.Namespace) -> int:
     """Entry of ``rxbybit record``."""
+    problem = _check_topics("record", args.topics, args.category)
+    if problem:
+        return usage_error("record", problem)
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        return usage_error("record", f"-o {args.output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (args.format == "jsonl" and os.path.isdir(args.output)):
+        return usage_error("record", f"-o {args.output}: cannot write a file there")
     n = run(record(args.network, args.topics, args.category, args.output, args.count, args.duration, args.format))
     print(f"wrote {n} frames to {args.output}", file=sys.stderr)
     return 0 if n else 1

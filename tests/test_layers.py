@@ -31,7 +31,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rxbybit.recordings": ("rxbybit.client", "rxbybit.protocol", "rxbybit.sim.replay"),
 }
 """Layer -> what it may import besides itself and :data:`BASE`. Modules outside these layers
-(``rxbybit/__init__.py``, ``cli.py``, ``demo.py``, ``tools.py``) are applications: they may import
+(``rxbybit/__init__.py``, ``cli.py``, ``demo.py``, ``tools.py``, ``playback.py``) are applications: they may import
 anything."""
 
 

@@ -10,6 +10,7 @@ emissions happen on the event loop thread.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from .health import Health, HealthMonitor
 from .history import CandleSeam, TradeSeam, fetch_candles, fetch_trades, with_history
 from .instruments import CheckMode, InstrumentCache, order_checker
 from .lifecycle import OwnedRouter, Parts, adopt
-from .pool import DEFAULT_NETWORK_ENV, ConnectionPool
+from .pool import DEFAULT_NETWORK_ENV, ConnectionPool, NetworkSource
 from .private_state import StateKind, StateStreams, orders_kind, positions_kind, wallet_kind
 from .stream import Provenance, Stream
 from .streams import Fanout
@@ -54,7 +55,7 @@ class Bybit:
 
     def __init__(
         self,
-        network: str | None = None,
+        network: str | NetworkSource | None = None,
         *,
         api_key: str | None = None,
         api_secret: str | None = None,
@@ -75,10 +76,12 @@ class Bybit:
         # the sockets call the parts, never this object: a dropped client can be collected (and closed)
         self._parts = parts = Parts(self._pool)
         self._router = parts.router = OwnedRouter(
-            parts.connection, self._pool.provenance, on_observer_error=parts.observer_error,
+            parts.connection, self._pool.origin, on_observer_error=parts.observer_error,
             on_resync=parts.resync, on_topic_error=parts.topic_error,
         )
         self._monitor = parts.monitor = HealthMonitor(self._pool, self._router, health_interval)
+        me = weakref.ref(self)  # weak, like the parts: the pool must not keep a dropped client alive
+        self._pool.on_end = lambda: _source_ended(me)
         self._frame_taps: dict[T.Endpoint, Fanout[str | bytes]] = {}
         self._trade: TradeClient | None = None
         self._rest: RestClient | None = None
@@ -95,7 +98,7 @@ class Bybit:
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Bybit:
-        if self.network_name == "sim":
+        if self.network_name == "sim" or self._pool.source is not None:
             await self._pool.base_url()
         return self
 
@@ -125,8 +128,9 @@ class Bybit:
 
     @property
     def simulated(self) -> bool:
-        """True when the data is simulated: ``network="sim"``, or ``simulated=True`` for a base URL
-        that points at a standalone ``rxbybit sim``. Frames and widgets label such data."""
+        """True when the data is simulated: ``network="sim"``, a base URL whose server announced itself
+        as the simulator in its handshake (known once connected), a replay, or ``simulated=True``.
+        Frames and widgets label such data."""
         return self._pool.simulated
 
     @property
@@ -220,7 +224,7 @@ class Bybit:
         fan = self._frame_taps.get(endpoint)
         if fan is None:
             fan = self._frame_taps[endpoint] = Fanout(f"frames[{endpoint}]", _nothing, _nothing,
-                                                      provenance=self.provenance)
+                                                      provenance=self._pool.origin)
             self._connection(endpoint).on_frame = fan.emit
         return fan.observable
 
@@ -352,3 +356,10 @@ def _rest_of(ref: weakref.ref[Bybit]) -> Callable[[], RestClient]:
 
 def _nothing() -> None:
     """A tap's source needs no start or stop: the socket feeds it."""
+
+
+def _source_ended(client: weakref.ref[Bybit]) -> None:
+    """The recording being replayed has ended: complete every stream, as :meth:`Bybit.close` does."""
+    bybit = client()
+    if bybit is not None:
+        asyncio.get_running_loop().create_task(bybit.close())

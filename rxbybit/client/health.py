@@ -80,7 +80,7 @@ class HealthMonitor:
         self._router = router
         self.interval = interval
         self._fan = Fanout[Health]("health", self._start, self._stop, on_subscribe=self._greet,
-                                   provenance=pool.provenance)
+                                   provenance=pool.origin)
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()  # set whenever a connection's acknowledged topics change
         self.observer_errors = 0

@@ -167,7 +167,7 @@ def with_history(live: Stream[T], fetch: Callable[[], Awaitable[list[T]]], seam_
 
         return Disposable(dispose)
 
-    return Stream(subscribe, live.provenance)
+    return Stream(subscribe, live.origin)
 
 
 async def fetch_candles(rest: RestClient, category: str, symbol: str, interval: str, n: int) -> list[Candle]:

@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import MissingCredentialsError
 from ..protocol.endpoints import Endpoint, needs_auth
@@ -25,6 +25,31 @@ from .stream import Provenance
 if TYPE_CHECKING:
     from ..sim.embedded import Simulator
 
+@runtime_checkable
+class NetworkSource(Protocol):
+    """A network that is started on demand and may end: a replayed recording (``rxbybit.replay``).
+
+    ``Bybit(network=source)`` calls :meth:`acquire` for the base URL when the first socket opens,
+    labels every stream with :attr:`provenance`, completes every stream once :meth:`wait_ended`
+    returns, and calls :meth:`release` on close.
+    """
+
+    name: str
+    provenance: Provenance
+
+    async def acquire(self) -> str:
+        """Start (or join) the source; returns its base URL."""
+        ...
+
+    async def release(self) -> None:
+        """Let go of the source."""
+        ...
+
+    async def wait_ended(self) -> None:
+        """Return when the source has nothing more to send (the end of a recording)."""
+        ...
+
+
 DEFAULT_NETWORK_ENV = "RXBYBIT_NETWORK"
 """Environment variable naming the default network (notebooks and Binder set it to ``sim``)."""
 
@@ -34,7 +59,7 @@ class ConnectionPool:
 
     def __init__(
         self,
-        network: str | None = None,
+        network: str | NetworkSource | None = None,
         *,
         credentials: Credentials | None = None,
         backoff: BackoffPolicy | None = None,
@@ -43,11 +68,19 @@ class ConnectionPool:
         sim_options: Mapping[str, Any] | None = None,
         simulated: bool | None = None,
     ) -> None:
-        self.network_name = network or os.environ.get(DEFAULT_NETWORK_ENV) or "mainnet"
-        self.simulated = self.network_name == "sim" if simulated is None else simulated
-        """True when the data is simulated: ``network="sim"``, or ``simulated=True`` for a base URL
-        that points at a standalone ``rxbybit sim``."""
-        self._network: Network | None = None if self.network_name == "sim" else resolve(self.network_name)
+        self.source = network if isinstance(network, NetworkSource) else None
+        """The started-on-demand network (a replay), if one was given instead of a name."""
+        self.on_end: Callable[[], None] = lambda: None
+        """Called once when :attr:`source` has ended (the client completes its streams)."""
+        self._end_watch: asyncio.Task[None] | None = None
+        if self.source is not None:
+            self.network_name = self.source.name
+        else:
+            self.network_name = str(network or os.environ.get(DEFAULT_NETWORK_ENV) or "mainnet")
+        self._simulated = self.network_name == "sim" if simulated is None else simulated
+        self._network: Network | None = (
+            None if self.network_name == "sim" or self.source is not None else resolve(self.network_name)
+        )
         self.credentials = credentials
         self.backoff = backoff
         self.ping_interval = ping_interval
@@ -59,9 +92,27 @@ class ConnectionPool:
         self._closed = False
 
     @property
+    def simulated(self) -> bool:
+        """True when the data is simulated: ``network="sim"``, ``simulated=True``, or a server that
+        announced itself as the simulator in a handshake (so ``rxbybit sim`` at any URL is labelled)."""
+        return self.provenance is not Provenance.LIVE
+
+    @property
     def provenance(self) -> Provenance:
-        """Where the data comes from; every stream carries it."""
-        return Provenance.SIMULATED if self.simulated else Provenance.LIVE
+        """Where the data comes from; every stream carries it (REPLAY for a recording, SIMULATED for
+        the simulator, also when it announced itself in a handshake)."""
+        if self.source is not None:
+            return self.source.provenance
+        announced = {c.simulator_announced for c in self._connections.values()}
+        if "replay" in announced:
+            return Provenance.REPLAY
+        if self._simulated or announced - {None}:
+            return Provenance.SIMULATED
+        return Provenance.LIVE
+
+    def origin(self) -> Provenance:
+        """:attr:`provenance`, as the function streams ask each time (it can change on connect)."""
+        return self.provenance
 
     @property
     def network(self) -> Network | None:
@@ -145,6 +196,11 @@ class ConnectionPool:
         """The network's base URL; for ``sim``, starts (or joins) the process's simulator first."""
         if self._network is not None:
             return self._network.public_base
+        if self.source is not None:
+            url = await self.source.acquire()
+            if self._end_watch is None:
+                self._end_watch = asyncio.get_running_loop().create_task(self._watch_end(self.source))
+            return url
         async with self._sim_lock:
             if self._closed:
                 raise RuntimeError("this Bybit client is closed; create a new one")
@@ -154,9 +210,19 @@ class ConnectionPool:
                 self._sim = await embedded.acquire(self._sim_options)
             return self._sim.url
 
+    async def _watch_end(self, source: NetworkSource) -> None:
+        await source.wait_ended()
+        if not self._closed:
+            self.on_end()
+
     async def close(self) -> None:
-        """Close every connection and let go of the embedded simulator."""
+        """Close every connection and let go of the embedded simulator (or the network source)."""
         self._closed = True
+        watch, self._end_watch = self._end_watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+        if self.source is not None:
+            await self.source.release()
         await asyncio.gather(*(c.close() for c in self._connections.values()), return_exceptions=True)
         self._connections.clear()
         async with self._sim_lock:

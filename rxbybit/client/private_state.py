@@ -207,7 +207,7 @@ class StateStreams:
 
             return Disposable(dispose)
 
-        return Stream(subscribe, live.provenance)
+        return Stream(subscribe, live.origin)
 
     def connection_state(self, state: str, reconnects: int) -> None:
         """The private socket changed state: once it is connected again after a drop, reconcile."""

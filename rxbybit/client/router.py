@@ -32,7 +32,7 @@ from ..protocol.events import (
 )
 from ..protocol.ticker import TickerState
 from ..transport import Connection
-from .stream import Provenance, Stream
+from .stream import ProvenanceSource, Stream
 from .streams import Fanout
 
 log = logging.getLogger("rxbybit.client")
@@ -81,7 +81,7 @@ class TopicRouter:
     def __init__(
         self,
         connect: Callable[[Endpoint], Connection],
-        provenance: Provenance,
+        provenance: ProvenanceSource,
         *,
         on_observer_error: Callable[[str, BaseException], None],
         on_resync: Callable[[TopicEntry], None],

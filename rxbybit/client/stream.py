@@ -39,6 +39,11 @@ class Provenance(Enum):
         return self is not Provenance.LIVE
 
 
+ProvenanceSource = Provenance | Callable[[], Provenance]
+"""A provenance, or a function that tells it when asked (a client learns that a URL is a
+simulator only once its handshake answered: its streams ask the client each time)."""
+
+
 class Stream(Observable[T_co]):
     """An observable with a :class:`Provenance` that survives ``pipe``.
 
@@ -50,15 +55,26 @@ class Stream(Observable[T_co]):
     def __init__(
         self,
         subscribe: Callable[[abc.ObserverBase[Any], abc.SchedulerBase | None], abc.DisposableBase] | None = None,
-        provenance: Provenance = Provenance.LIVE,
+        provenance: ProvenanceSource = Provenance.LIVE,
     ) -> None:
         super().__init__(subscribe)
-        self.provenance = provenance
+        self._origin = provenance
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where the values come from (asked afresh each time when the stream was given a function)."""
+        origin = self._origin
+        return origin if isinstance(origin, Provenance) else origin()
+
+    @property
+    def origin(self) -> ProvenanceSource:
+        """What this stream was given: a provenance or the function that tells it (derived streams share it)."""
+        return self._origin
 
     @classmethod
-    def wrap(cls, source: Observable[Any], provenance: Provenance) -> Stream[Any]:
+    def wrap(cls, source: Observable[Any], provenance: ProvenanceSource) -> Stream[Any]:
         """``source`` as a ``Stream`` with ``provenance`` (no extra hop per value)."""
-        if isinstance(source, Stream) and source.provenance is provenance:
+        if isinstance(source, Stream) and source._origin is provenance:
             return source
         core = source._subscribe_core  # the wrapped source's own subscribe, called directly
         return cls(core, provenance)
@@ -78,7 +94,7 @@ class Stream(Observable[T_co]):
         for operator in operators:
             result = operator(result)
             if isinstance(result, Observable) and not isinstance(result, Stream):
-                result = Stream.wrap(result, self.provenance)
+                result = Stream.wrap(result, self._origin)
         return result
 
     def __repr__(self) -> str:
@@ -88,3 +104,25 @@ class Stream(Observable[T_co]):
 def provenance_of(source: object, default: Provenance = Provenance.LIVE) -> Provenance:
     """The provenance of ``source`` if it is a :class:`Stream`, else ``default``."""
     return source.provenance if isinstance(source, Stream) else default
+
+
+def origin_of(source: object, default: Provenance = Provenance.LIVE) -> ProvenanceSource:
+    """What tells the provenance of ``source`` (for a stream derived from it), else ``default``."""
+    return source.origin if isinstance(source, Stream) else default
+
+
+def combined(*sources: object) -> ProvenanceSource:
+    """The provenance of values made from several sources: REPLAY if any is replayed, else
+    SIMULATED if any is simulated, else LIVE (asked afresh each time)."""
+    origins = [origin_of(s) for s in sources]
+    if all(isinstance(o, Provenance) for o in origins):
+        return strongest([o for o in origins if isinstance(o, Provenance)])
+    return lambda: strongest([o if isinstance(o, Provenance) else o() for o in origins])
+
+
+def strongest(found: list[Provenance]) -> Provenance:
+    """REPLAY if any is REPLAY, else SIMULATED if any is, else LIVE (the label of combined data)."""
+    for p in (Provenance.REPLAY, Provenance.SIMULATED):
+        if p in found:
+            return p
+    return Provenance.LIVE

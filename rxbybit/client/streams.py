@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from reactivex import abc
 from reactivex.disposable import Disposable
 
-from .stream import Provenance, Stream
+from .stream import Provenance, ProvenanceSource, Stream
 
 log = logging.getLogger("rxbybit.client")
 
@@ -32,7 +32,7 @@ class Fanout(Generic[T]):
         on_last: Callable[[], None],
         on_observer_error: Callable[[str, BaseException], None] | None = None,
         on_subscribe: Callable[[abc.ObserverBase[T]], None] | None = None,
-        provenance: Provenance = Provenance.LIVE,
+        provenance: ProvenanceSource = Provenance.LIVE,
     ) -> None:
         self.name = name
         self._on_first = on_first

@@ -17,7 +17,7 @@ global render scheduler of :mod:`rxbybit.display`; the operators that end a pipe
 from ._base import FrameOptions, LiveBase
 from ._schema import Schema
 from .book import BookFrame
-from .live import LiveFrame
+from .live import LiveFrame, window_ms
 from .provenance import provenance_badge, resolve_provenance, shown_label
 from .state import StateFrame, balances, is_final_order, open_orders, positions
 
@@ -35,4 +35,5 @@ __all__ = [
     "provenance_badge",
     "resolve_provenance",
     "shown_label",
+    "window_ms",
 ]

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict, Unpack
 
+import pandas as pd
 import reactivex as rx
 from reactivex import abc
 from reactivex.disposable import Disposable
@@ -48,7 +49,8 @@ class LiveBase:
         self.check_options(options)
         provenance, simulated = options.get("provenance"), options.get("simulated")
         self._given = (provenance, simulated)
-        self._provenance = resolve_provenance(provenance=provenance, simulated=simulated)
+        resolve_provenance(provenance=provenance, simulated=simulated)  # contradictions fail now
+        self._source: object = None
         self.name = options.get("name", "")
         self.render_fps = options.get("render_fps", 4.0)
         self._render_scheduler = options.get("scheduler")
@@ -75,18 +77,27 @@ class LiveBase:
 
     @property
     def provenance(self) -> Provenance:
-        """Where the rows come from (LIVE, SIMULATED or REPLAY); reprs and widgets show its label."""
-        return self._provenance
+        """Where the rows come from (LIVE, SIMULATED or REPLAY); reprs and widgets show its label.
+
+        Asked of the source stream each time, so a client that learns on connect that its URL is
+        the simulator relabels frames made before."""
+        given, simulated = self._given
+        return resolve_provenance(self._source, provenance=given, simulated=simulated)
 
     @property
     def simulated(self) -> bool:
         """True when the data is not the live market's (read-only; see :attr:`provenance`)."""
-        return self._provenance.simulated
+        return self.provenance.simulated
 
     @property
     def label(self) -> str:
         """The label shown: ``"SIMULATED"``, ``"REPLAY"``, or ``""`` for live data."""
-        return shown_label(self._provenance)
+        return shown_label(self.provenance)
+
+    def label_from(self, source: object) -> None:
+        """Show the provenance of ``source`` (a typed stream) without subscribing to it, for a frame
+        fed by hand from that stream."""
+        self._source = source
 
     def _tagged(self, kind: str) -> str:
         """``kind`` followed by the label, for reprs (``"LiveFrame SIMULATED"``)."""
@@ -121,8 +132,7 @@ class LiveBase:
         unsubscribes."""
         if self._subscription is not None:
             raise RuntimeError(f"{type(self).__name__} is already subscribed to a source")
-        given, simulated = self._given
-        self._provenance = resolve_provenance(source, provenance=given, simulated=simulated)
+        self._source = source
         self._subscription = source.subscribe(self.on_next, self.on_error, self.on_completed)
         track_cell(self)
         return self._subscription
@@ -153,6 +163,16 @@ class LiveBase:
         if self._widget is not None:
             self._widget.close()
             self._widget = None
+
+    # ----------------------------------------------------------------------------- reading
+
+    @property
+    def df(self) -> pd.DataFrame:  # pragma: no cover - abstract
+        """The current state as a pandas DataFrame (every frame has one)."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     # ----------------------------------------------------------------------------- display
 

@@ -7,7 +7,7 @@ from typing import Any, Unpack
 import numpy as np
 import pandas as pd
 
-from ..display import titled_html
+from ..display import tidy, titled_html
 from ..protocol import BookView
 from ._base import FrameOptions, LiveBase
 
@@ -68,17 +68,21 @@ class BookFrame(LiveBase):
     @property
     def mid(self) -> float | None:
         """Mid price (None until both sides exist)."""
-        return self.view.mid if self.view else None
+        return tidy(self.view.mid) if self.view else None
 
     @property
     def spread(self) -> float | None:
         """Best ask minus best bid."""
-        return self.view.spread if self.view else None
+        return tidy(self.view.spread) if self.view else None
 
     @property
     def time(self) -> pd.Timestamp | None:
         """Exchange time of the newest view (UTC)."""
         return pd.Timestamp(self.view.ts, unit="ms", tz="UTC") if self.view else None
+
+    def __len__(self) -> int:
+        """Levels held (the configured ``levels``)."""
+        return self.levels
 
     @property
     def df(self) -> pd.DataFrame:

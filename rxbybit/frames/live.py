@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from ..display import titled_html
+from ..display import column_formatters, titled_html
 from ..protocol import Candle
 from ._base import FrameOptions, LiveBase
-from ._schema import DTYPES, Schema, arrays_only, infer, kind_of_array
+from ._schema import DTYPES, Schema, arrays_only, frame_column, infer, kind_of_array
 from .ring import ColumnRing
+from .schemas import topic_schema
 
 CHUNK = 4096
 """Rows buffered as tuples before they are moved into the numpy ring."""
@@ -47,7 +48,9 @@ class LiveFrame(LiveBase):
 
     ``key`` names a column (or the time field) whose repeats *replace* the newest row instead of
     appending: candle streams use it so an open candle updates in place (the default for
-    :class:`~rxbybit.protocol.Candle` items). The frame treats ``.df`` as a read-only cache: copy it
+    :class:`~rxbybit.protocol.Candle` items). Columns are typed by the item's declared fields or by
+    ``topic``'s schema (:mod:`rxbybit.frames.schemas`): private pushes' numeric strings become floats,
+    times UTC datetimes, ids exact ``str``. The frame treats ``.df`` as a read-only cache: copy it
     before changing it.
     """
 
@@ -60,6 +63,7 @@ class LiveFrame(LiveBase):
         time_field: str | None = None,
         key: str | None = None,
         schema: Schema | None = None,
+        topic: str | None = None,
         display_rows: int = 10,
         **options: Unpack[FrameOptions],
     ) -> None:
@@ -72,6 +76,9 @@ class LiveFrame(LiveBase):
         self._columns = columns
         self._time_field = time_field
         self._key = key
+        if topic is not None:
+            topic_schema(topic)  # a KeyError naming the known topics, now rather than at the first row
+        self._topic = topic
         self._key_index: int | None = None
         self._last_key: Any = _NOKEY
         self.display_rows = display_rows
@@ -132,7 +139,7 @@ class LiveFrame(LiveBase):
     def _append(self, item: Any) -> None:
         schema = self._schema
         if schema is None:
-            self._set_schema(infer(item, columns=self._columns, time_field=self._time_field))
+            self._set_schema(infer(item, columns=self._columns, time_field=self._time_field, schema=self._topic))
             schema = self._schema
             assert schema is not None
         elif schema.item_type is not None and type(item) is not schema.item_type:
@@ -278,7 +285,8 @@ class LiveFrame(LiveBase):
         if schema is None or ring is None:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="ts"))
         ts = ring.column(0, n)
-        data = {name: ring.column(i + 1, n) for i, name in enumerate(schema.names)}
+        data = {name: frame_column(kind, ring.column(i + 1, n))
+                for i, (name, kind) in enumerate(zip(schema.names, schema.kinds, strict=True))}
         index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ms", utc=True), name=schema.time_field)
         return pd.DataFrame(data, index=index, copy=False)
 
@@ -292,13 +300,23 @@ class LiveFrame(LiveBase):
         name = f"{self.name} " if self.name else ""
         return f"{name}{len(self)} rows (max {self.max_rows}{window}), last {when}{state}"
 
+    def _shown(self) -> pd.DataFrame:
+        """The rows a display shows: the newest ``display_rows``, newest first (like every live view)."""
+        return self.tail(self.display_rows).iloc[::-1]
+
     def __repr__(self) -> str:
-        body = self.tail(self.display_rows).to_string() if len(self) else "(no rows yet)"
-        return f"{self._tagged('LiveFrame')}: {self._header()}\n{body}"
+        shown = self._shown()
+        body = shown.to_string(formatters=_fmts(shown)) if len(self) else "(no rows yet)"
+        return f"{self._tagged('LiveFrame')}: {self._header()}, newest first\n{body}"
 
     def _repr_html_(self) -> str:
-        table = self.tail(self.display_rows).to_html(border=0) if len(self) else "<i>no rows yet</i>"
-        return titled_html("LiveFrame", self.label, f"LiveFrame {self._header()}", table)
+        shown = self._shown()
+        table = shown.to_html(border=0, formatters=_fmts(shown)) if len(self) else "<i>no rows yet</i>"
+        return titled_html("LiveFrame", self.label, f"LiveFrame {self._header()}, newest first", table)
+
+
+def _fmts(df: pd.DataFrame) -> dict[str, Any]:
+    return column_formatters((str(c), df[c]) for c in df.columns)
 
 
 class _NoKey:

@@ -14,9 +14,11 @@ from typing import Any, Unpack
 import pandas as pd
 import reactivex as rx
 
-from ..display import titled_html
+from ..display import column_formatters, titled_html
 from ..protocol.orders import FINAL_STATUSES
 from ._base import FrameOptions, LiveBase
+from ._schema import column, frame_column
+from .schemas import TopicSchema, detect, field_kind, topic_schema
 
 Row = Mapping[str, Any]
 
@@ -28,8 +30,10 @@ class StateFrame(LiveBase):
     """Newest row per ``key``; ``drop(row)`` removes a key (e.g. a filled order); ``explode(item)``
     turns one pushed item into rows (e.g. a wallet push into one row per coin).
 
-    Values stay exactly as Bybit sent them (strings), so nothing is rounded on the way back to the
-    exchange; ``.df`` converts numeric-looking columns to floats for display and analysis.
+    Values stay exactly as Bybit sent them (strings) in :attr:`rows`, so nothing is rounded on the
+    way back to the exchange; ``.df`` types every column by the topic's declared schema
+    (:mod:`rxbybit.frames.schemas`): floats for prices, sizes, fees and PnL, UTC datetimes for times,
+    ``str`` for ids and texts.
     """
 
     def __init__(
@@ -39,9 +43,14 @@ class StateFrame(LiveBase):
         drop: Callable[[Row], bool] | None = None,
         explode: Callable[[Row], Iterable[Row]] | None = None,
         columns: Sequence[str] | None = None,
+        topic: str | None = None,
         **options: Unpack[FrameOptions],
     ) -> None:
         super().__init__(**options)
+        if topic is not None:
+            topic_schema(topic)  # a KeyError naming the known topics, now rather than at .df
+        self.topic = topic
+        """The topic whose declared kinds ``.df`` uses (None: recognised from the rows' fields)."""
         self.key = (key,) if isinstance(key, str) else tuple(key)
         self._drop = drop
         self._explode = explode
@@ -70,34 +79,54 @@ class StateFrame(LiveBase):
 
     @property
     def df(self) -> pd.DataFrame:
-        """One row per live key; numeric columns as floats. Cached until the next change."""
+        """One row per live key, typed by the topic's schema. Cached until the next change."""
         if self._df is not None:
             return self._df
         records = list(self.rows.values())
         df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(self.key))
         if self.columns is not None:
             df = df[[c for c in self.columns if c in df.columns]]
-        for col in df.columns:
-            values = df[col]
-            if len(df) and (values.dtype == object or pd.api.types.is_string_dtype(values)):
-                present = values.notna() & values.astype(str).ne("")
-                converted = pd.to_numeric(values.where(present), errors="coerce")
-                if bool(converted[present].notna().all()) and bool(present.any()):
-                    df[col] = converted
+        if len(df):
+            topic = topic_schema(self.topic) if self.topic else detect(records[0])
+            for col in df.columns:
+                df[col] = self._typed(col, df[col], topic)
         if all(k in df.columns for k in self.key):
             df = df.set_index(list(self.key)).sort_index()
         self._df = df
         return df
 
+    def _typed(self, name: str, values: pd.Series, topic: TopicSchema | None) -> Any:
+        kind = field_kind(name, topic)
+        if kind is None:
+            sample = next((v for v in values if v is not None and v != ""), None)
+            if isinstance(sample, list | dict | tuple):
+                return values
+            # undeclared: numbers (or numeric strings) become floats, never guessed as int
+            converted = pd.to_numeric(values.where(values.ne("")), errors="coerce")
+            present = values.notna() & values.ne("")
+            if bool(present.any()) and bool(converted[present].notna().all()):
+                return converted.astype("float64")
+            return values
+        if kind == "O":
+            return values
+        arr = column(list(values), kind, name, self._record)
+        return frame_column(kind, arr)
+
     def __len__(self) -> int:
         return len(self.rows)
 
     def __repr__(self) -> str:
-        return f"{self._tagged('StateFrame')} {self.name} ({len(self)} rows)\n{self.df.to_string()}"
+        df = self.df
+        return f"{self._tagged('StateFrame')} {self.name} ({len(self)} rows)\n{df.to_string(formatters=_fmts(df))}"
 
     def _repr_html_(self) -> str:
         title = f"{self.name or 'StateFrame'} ({len(self)} rows)"
-        return titled_html("StateFrame", self.label, title, self.df.to_html(border=0))
+        df = self.df
+        return titled_html("StateFrame", self.label, title, df.to_html(border=0, formatters=_fmts(df)))
+
+
+def _fmts(df: pd.DataFrame) -> dict[str, Any]:
+    return column_formatters((str(c), df[c]) for c in df.columns)
 
 
 def is_final_order(row: Row) -> bool:
@@ -133,15 +162,18 @@ def _following(frame: StateFrame, source: rx.Observable[Any]) -> StateFrame:
 
 def open_orders(source: rx.Observable[Any], name: str = "open orders") -> StateFrame:
     """Open orders from an ``orders()`` stream, keyed by ``orderId``."""
-    return _following(StateFrame("orderId", drop=is_final_order, columns=ORDER_COLUMNS, name=name), source)
+    return _following(StateFrame("orderId", drop=is_final_order, columns=ORDER_COLUMNS, topic="order",
+                                 name=name), source)
 
 
 def positions(source: rx.Observable[Any], name: str = "positions") -> StateFrame:
     """Open positions from a ``positions()`` stream, keyed by category, symbol and ``positionIdx``."""
     key = ("category", "symbol", "positionIdx")
-    return _following(StateFrame(key, drop=is_flat_position, columns=POSITION_COLUMNS, name=name), source)
+    return _following(StateFrame(key, drop=is_flat_position, columns=POSITION_COLUMNS, topic="position",
+                                 name=name), source)
 
 
 def balances(source: rx.Observable[Any], name: str = "balances") -> StateFrame:
     """Coin balances from a ``wallet()`` stream, one row per coin."""
-    return _following(StateFrame("coin", explode=wallet_coins, columns=BALANCE_COLUMNS, name=name), source)
+    return _following(StateFrame("coin", explode=wallet_coins, columns=BALANCE_COLUMNS, topic="wallet",
+                                 name=name), source)

@@ -23,6 +23,8 @@ import os
 import sys
 from typing import Any
 
+import platformdirs
+
 from ..protocol import topics as T
 from ..protocol.endpoints import validate_category
 from .auth import TokenVerifier
@@ -33,7 +35,8 @@ from .vault import KEY_ENV, KEY_FILE_ENV, MissingKeyError, generate_key, load_bo
 
 DB_ENV = "RXBYBIT_GATEWAY_DB"
 JWT_ENV = "RXBYBIT_GATEWAY_JWT_SECRET"
-DEFAULT_DB = "rxbybit-gateway.db"
+DEFAULT_DB = os.path.join(platformdirs.user_data_dir("rxbybit", appauthor=False), "gateway.db")
+"""The user database's default place: the user's data directory, never the current directory."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,7 +152,14 @@ def _fail(message: str) -> int:
 
 
 def _store(args: argparse.Namespace) -> UserStore:
-    return UserStore(args.db, load_box(getattr(args, "key_file", None)))
+    return UserStore(_db_path(args.db), load_box(getattr(args, "key_file", None)))
+
+
+def _db_path(path: str) -> str:
+    """``path``, with its directory made when it is the default one in the user's data directory."""
+    if path == DEFAULT_DB:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
 
 
 run_gateway = run

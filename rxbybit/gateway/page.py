@@ -6,6 +6,7 @@ Messages are rendered with ``textContent`` only: nothing a server or client send
 
 from __future__ import annotations
 
+import html
 from typing import Final
 
 PAGE_HTML: Final = """<!doctype html>
@@ -146,3 +147,20 @@ connect();
 </body>
 </html>
 """
+
+
+_LABEL_NOTES: Final = {
+    "SIMULATED": "data from the local simulator (rxbybit.sim), not the market",
+    "REPLAY": "a recording played back, not the live market",
+}
+
+
+def page_html(label: str = "") -> str:
+    """The try-it page, with a banner naming where the data comes from when it is not the live
+    market (``label`` ``"SIMULATED"`` or ``"REPLAY"``; ``""`` for live data: no banner)."""
+    if not label:
+        return PAGE_HTML
+    note = _LABEL_NOTES.get(label, "not the live market")
+    banner = (f'<div id="provenance" style="background:#b45309;color:#fff;font-weight:700;padding:4px 8px;'
+              f'border-radius:4px;margin-bottom:10px">{html.escape(label)}: {html.escape(note)}</div>')
+    return PAGE_HTML.replace("<h1>rxbybit gateway</h1>", "<h1>rxbybit gateway</h1>\n  " + banner, 1)

@@ -64,7 +64,7 @@ from ..transport.ws_internals import abort, buffered_bytes, write_frame_directly
 from .auth import TokenVerifier
 from .hub import ClientFactory, Hub, instrument_names
 from .limits import AddressBuckets, Limits
-from .page import PAGE_HTML
+from .page import page_html
 from .session import Session
 
 log = logging.getLogger("rxbybit.gateway")
@@ -326,7 +326,9 @@ class Gateway:
                                     "too many connections from this address\n")
             return None
         if request.path.split("?", 1)[0] in ("/", "/index.html"):
-            response = connection.respond(http.HTTPStatus.OK, PAGE_HTML)
+            public = self.hub.public if self.hub is not None else None
+            label = public.provenance.label if public is not None and public.simulated else ""
+            response = connection.respond(http.HTTPStatus.OK, page_html(label))
             del response.headers["Content-Type"]
             response.headers["Content-Type"] = "text/html; charset=utf-8"
             response.headers["Content-Security-Policy"] = PAGE_CSP

@@ -55,7 +55,7 @@ def mid() -> Callable[[rx.Observable[Any]], Stream[Point]]:
         book.pipe(ops.mid())                       # Point(ts, 60000.05, "BTCUSDT"), ...
         book.pipe(ops.mid(), ops.to_frame())       # a time-indexed frame of mids
     """
-    return _from_quotes(lambda bid, ask: (bid + ask) / 2.0)
+    return _from_quotes(lambda bid, ask: round((bid + ask) / 2.0, 9))  # no 67248.95000000001
 
 
 def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], Stream[Point]]:
@@ -66,7 +66,7 @@ def spread(*, bps: bool = False) -> Callable[[rx.Observable[Any]], Stream[Point]
         book.pipe(ops.spread())            # Point(ts, 0.1, "BTCUSDT")
         book.pipe(ops.spread(bps=True))    # Point(ts, 0.0167, "BTCUSDT")
     """
-    return _from_quotes(_spread_bps if bps else lambda bid, ask: ask - bid)
+    return _from_quotes(_spread_bps if bps else lambda bid, ask: round(ask - bid, 9))
 
 
 def imbalance(levels: int = 1) -> Callable[[rx.Observable[Any]], Stream[Point]]:

@@ -37,6 +37,7 @@ def to_frame(
     columns: Sequence[str] | None = None,
     time_field: str | None = None,
     key: str | None = None,
+    topic: str | None = None,
     **options: Unpack[FrameOptions],
 ) -> Callable[[rx.Observable[Any]], LiveFrame]:
     """Subscribe to the stream and collect it into a :class:`~rxbybit.frames.LiveFrame`.
@@ -53,6 +54,8 @@ def to_frame(
         columns: keep only these fields (default: all).
         time_field: the epoch-ms field used as the index (default: found by name, e.g. ``ts``).
         key: a column whose repeated value replaces the newest row (default for candles: ``start``).
+        topic: the declared schema of mapping items (``"execution"``, ``"order"`` ...; default:
+            recognised from the fields, see :mod:`rxbybit.frames.schemas`).
         options: :class:`~rxbybit.frames.FrameOptions`: ``provenance`` (the label to show; default:
             the stream's, LIVE for a plain observable), ``simulated`` (``True`` labels live data
             SIMULATED; kept for older code), ``name``, ``render_fps``, ``scheduler``.
@@ -62,7 +65,7 @@ def to_frame(
         ``frame.close()`` unsubscribes. The frame is not an observable: it ends the pipe.
     """
     return _ending_in(lambda: LiveFrame(
-        max_rows, window=window, columns=columns, time_field=time_field, key=key, **options
+        max_rows, window=window, columns=columns, time_field=time_field, key=key, topic=topic, **options
     ), options)
 
 
@@ -85,6 +88,7 @@ def to_state(
     drop: Callable[[Row], bool] | None = None,
     explode: Callable[[Row], Iterable[Row]] | None = None,
     columns: Sequence[str] | None = None,
+    topic: str | None = None,
     **options: Unpack[FrameOptions],
 ) -> Callable[[rx.Observable[Any]], StateFrame]:
     """Collect a stream of changes into a :class:`~rxbybit.frames.StateFrame` keyed by ``key``.
@@ -93,6 +97,8 @@ def to_state(
 
         open_orders = private.orders().pipe(ops.to_state("orderId", drop=frames.is_final_order))
 
-    ``options`` are those of :func:`to_frame`.
+    ``topic`` names the declared schema ``.df`` types columns by (``"order"``, ``"position"`` ...;
+    default: recognised from the fields). ``options`` are those of :func:`to_frame`.
     """
-    return _ending_in(lambda: StateFrame(key, drop=drop, explode=explode, columns=columns, **options), options)
+    return _ending_in(lambda: StateFrame(key, drop=drop, explode=explode, columns=columns, topic=topic,
+                                         **options), options)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import reactivex as rx
 from reactivex import abc
 
-from ..client.stream import Stream, provenance_of
+from ..client.stream import Stream, origin_of
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -20,7 +20,7 @@ Subscribe = Callable[[abc.ObserverBase[R], abc.SchedulerBase | None], abc.Dispos
 def derived(source: rx.Observable[Any], subscribe: Subscribe[R]) -> Stream[R]:
     """A stream made by ``subscribe`` with the provenance of ``source`` (LIVE for a plain observable),
     so frames built from it keep the SIMULATED or REPLAY label."""
-    return Stream(subscribe, provenance_of(source))
+    return Stream(subscribe, origin_of(source))
 
 
 def stateful(make: Callable[[], Callable[[T], R | None]]) -> Callable[[rx.Observable[T]], Stream[R]]:

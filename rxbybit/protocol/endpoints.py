@@ -65,3 +65,8 @@ def validate_category(category: str) -> Category:
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}")
     return category
+
+
+SIMULATOR_HEADER = "X-Rxbybit-Simulator"
+"""Handshake response header by which ``rxbybit.sim`` announces itself (not a Bybit rule): a
+client that sees it labels the data SIMULATED whatever URL it was given."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import shlex
 import sys
@@ -59,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; returns the exit code."""
     symbols = tuple(s.strip() for s in str(args.symbols).split(",") if s.strip())
+    if args.replay and not os.path.isfile(args.replay):
+        print(f"rxbybit sim: error: --replay {args.replay}: no such recording file (give a JSONL file "
+              "written by 'rxbybit record')", file=sys.stderr)
+        return 2
     try:
         if args.replay:
             return asyncio.run(_replay(args))

@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from ..protocol import replies
 from ..protocol.clock import now_ms
-from ..protocol.endpoints import PATH_ENDPOINTS, req_id_key
+from ..protocol.endpoints import PATH_ENDPOINTS, SIMULATOR_HEADER, req_id_key
 from ..protocol.json_codec import JSONDecodeError, dumps, loads
 
 
@@ -92,7 +93,8 @@ class ReplayServer:
         return self._port
 
     async def __aenter__(self) -> ReplayServer:
-        self._server = await serve(self._handle, self.host, self._port, ping_interval=None, compression=None)
+        self._server = await serve(self._handle, self.host, self._port, ping_interval=None, compression=None,
+                                   process_response=_announce_replay)
         self._port = int(next(iter(self._server.sockets)).getsockname()[1])
         return self
 
@@ -163,6 +165,11 @@ class ReplayServer:
                     await asyncio.sleep(delay)
             if r.topic is not None and r.topic in topics:
                 await ws.send(r.frame)
+
+
+def _announce_replay(connection: ServerConnection, request: Request, response: Response) -> None:
+    """Say in every handshake that this is a recording played back: clients label it REPLAY."""
+    response.headers[SIMULATOR_HEADER] = "replay"
 
 
 async def _send(ws: ServerConnection, text: str) -> None:

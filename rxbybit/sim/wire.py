@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..protocol import replies
-from ..protocol.endpoints import PATH_ENDPOINTS, Endpoint, req_id_key
+from ..protocol.endpoints import PATH_ENDPOINTS, SIMULATOR_HEADER, Endpoint, req_id_key
 from ..protocol.json_codec import JSONDecodeError, loads
 from ..protocol.limits import idle_cut_s, parse_max_active_time
 from ..protocol.replies import ReqId
@@ -85,6 +85,7 @@ class WireServer:
         """Listen on ``host:port`` (``port=0``: the OS picks one, kept across restarts)."""
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._check_request,
+            process_response=_announce,
             ping_interval=None, compression=None, max_size=2**20, server_header="rxbybit-sim",
         )
         sockets = list(self._server.sockets)
@@ -196,6 +197,11 @@ class WireServer:
                 conn.reply(replies.pong(conn.endpoint, conn.conn_id, req_id, self.now_ms()))
             return
         self.desks[conn.endpoint].on_message(conn, msg, op, req_id)
+
+
+def _announce(connection: ServerConnection, request: Request, response: Response) -> None:
+    """Say in every handshake that this is the simulator, so any client pointed at it labels the data."""
+    response.headers[SIMULATOR_HEADER] = "1"
 
 
 _BASE32HEX: Final = "0123456789abcdefghijklmnopqrstuv"

@@ -37,7 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from ..errors import AuthenticationError, ConfigurationError, ConnectionClosedError, SubscriptionError
 from ..protocol import requests
 from ..protocol.decode import decode
-from ..protocol.endpoints import Endpoint, takes_subscriptions
+from ..protocol.endpoints import SIMULATOR_HEADER, Endpoint, takes_subscriptions
 from ..protocol.events import (
     AuthResult,
     Event,
@@ -145,6 +145,9 @@ class Connection:
         self._open_timeout = open_timeout
         self._auth_timeout = auth_timeout
         self._simulated = simulated
+        self.simulator_announced: str | None = None
+        """What the server said in its handshake if it is the rxbybit simulator (``"1"``, or
+        ``"replay"`` for a recording played back); None for the exchange."""
         self._subs = (
             Subscriptions(endpoint, next_req_id=lambda: requests.next_req_id("sub"))
             if takes_subscriptions(endpoint) else None
@@ -488,6 +491,8 @@ class Connection:
             compression=self._compression, create_connection=DirectConnection,
         ) as ws:
             self._ws = ws
+            if ws.response is not None and SIMULATOR_HEADER in ws.response.headers:
+                self.simulator_announced = ws.response.headers[SIMULATOR_HEADER]
             if isinstance(ws, DirectConnection) and self.direct:
                 ws.on_text = self._handle_frame
             reader = asyncio.get_running_loop().create_task(self._read(ws))

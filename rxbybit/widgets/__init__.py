@@ -1,6 +1,7 @@
 """Jupyter widgets for live Bybit data (core ipywidgets; the chart uses bqplot).
 
-* :class:`LiveTable`: the newest rows of a stream or LiveFrame;
+* :class:`LiveTable`: the newest rows of any live frame or row stream, formatted like a trading screen;
+* :class:`LineChart`: live lines over a time window (UTC axis, second y axis, zoom and pan);
 * :class:`OrderBookLadder`: bids and asks with cumulative depth bars and the spread;
 * :class:`TickerBoard`: many symbols' tickers in one table;
 * :class:`Candles`: a live candlestick chart;
@@ -13,9 +14,10 @@ subscriptions on ``close()`` or when its cell is run again.
 
 from ._base import LiveWidget
 from .candles import Candles
+from .chart import LineChart
 from .ladder import OrderBookLadder
 from .status import StatusBar
 from .table import LiveTable
 from .tickers import TickerBoard
 
-__all__ = ["Candles", "LiveTable", "LiveWidget", "OrderBookLadder", "StatusBar", "TickerBoard"]
+__all__ = ["Candles", "LineChart", "LiveTable", "LiveWidget", "OrderBookLadder", "StatusBar", "TickerBoard"]

@@ -43,6 +43,8 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
                                     name=type(self).__name__)
         self._label_source: object = None
         self._label_override: bool | None = None
+        self.source_completed = False
+        """True once a followed stream completed (its client closed, or a replay ended)."""
         track_cell(self)
 
     # ----------------------------------------------------------------------------- subclass API
@@ -65,7 +67,11 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
             self._record(f"source stream failed: {exc!r}")
             self._binding.changed()
 
-        self._own(source.subscribe(on_next, on_error))
+        def on_completed() -> None:
+            self.source_completed = True
+            self._binding.changed()
+
+        self._own(source.subscribe(on_next, on_error, on_completed))
 
     def _label_from(self, source: object, simulated: bool | None = None) -> None:
         """Show the provenance of ``source``: a typed stream, or a frame (followed as it changes);
@@ -90,7 +96,12 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
     def provenance(self) -> Provenance:
         """Where the data shown comes from (LIVE, SIMULATED or REPLAY); the header shows its label."""
         source = self._label_source
-        base = source.provenance if isinstance(source, LiveBase) else source
+        if isinstance(source, LiveBase):
+            base: object = source.provenance
+        elif callable(source) and not isinstance(source, rx.Observable):
+            base = source()  # a function telling the provenance (several sources combined)
+        else:
+            base = source
         return resolve_provenance(base, simulated=self._label_override)
 
     @property
@@ -113,6 +124,15 @@ class LiveWidget(ipywidgets.VBox):  # type: ignore[misc]
         """Render the newest state now, outside the rate limits (scripts and tests)."""
         if not self.closed:
             self._binding.job.render_now()
+
+    def _describe(self) -> str:
+        """What the short repr says after the widget's name (subclasses add their state)."""
+        return ""
+
+    def __repr__(self) -> str:
+        label = self.provenance.label if self.simulated else ""
+        parts = [type(self).__name__, label, self._describe(), "closed" if self.closed else ""]
+        return "<" + " ".join(p for p in parts if p) + ">"
 
     def close(self) -> None:
         """Dispose every subscription, stop refreshing and close the widget and its children."""

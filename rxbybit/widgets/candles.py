@@ -11,7 +11,7 @@ import reactivex as rx
 import traitlets
 
 from ..display import RenderScheduler, esc
-from ..frames import LiveFrame, resolve_provenance
+from ..frames import LiveFrame
 from ..ops import to_ohlc
 from ..protocol import Candle
 from ._base import LiveWidget
@@ -53,7 +53,8 @@ class Candles(LiveWidget):
         )
         self.figure = bqplot.Figure(
             marks=[self.mark],
-            axes=[bqplot.Axis(scale=x, label="time (UTC)"), bqplot.Axis(scale=y, side="left", tick_format=",.6~g")],
+            axes=[bqplot.Axis(scale=x, label="time (UTC)", tick_format="%H:%M:%S"),
+                  bqplot.Axis(scale=y, side="left", tick_format=",.6~g")],
             fig_margin={"top": 10, "bottom": 40, "left": 80, "right": 10},
             layout=ipywidgets.Layout(width="100%", height=height),
         )
@@ -63,14 +64,18 @@ class Candles(LiveWidget):
             self.frame = source
         else:
             stream = source.pipe(to_ohlc(freq)) if freq is not None else source
-            self.frame = LiveFrame(max_candles, key="start", provenance=resolve_provenance(stream, simulated=simulated),
-                                   name=title, scheduler=scheduler)
+            self.frame = LiveFrame(max_candles, key="start", simulated=simulated, name=title, scheduler=scheduler)
+            self.frame.label_from(stream)
             self._own(stream.subscribe(self._take, self.frame.on_error, self.frame.on_completed))
             self._binding.on_close(self.frame.close)
         self._label_from(self.frame, simulated)
         self.max_candles = max_candles
         self._own(self.frame.add_listener(self._binding.changed))
         self._render()
+
+    def _describe(self) -> str:
+        name = self.title or self.frame.name
+        return f"{name!r} {self.candles} candles" if name else f"{self.candles} candles"
 
     def close(self) -> None:
         """Release subscriptions and close the chart's bqplot models too."""

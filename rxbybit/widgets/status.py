@@ -17,7 +17,8 @@ _COLORS = {"connected": "#16a34a", "connecting": "#ca8a04", "reconnecting": "#ea
 
 
 class StatusBar(LiveWidget):
-    """One line of connection health from ``bybit.health``; says SIMULATED for simulator data.
+    """One line of connection health from ``bybit.health``; says SIMULATED for simulator data, and
+    "closed" once the health stream completes (the client was closed), never a stale rate.
 
     Example::
 
@@ -46,9 +47,30 @@ class StatusBar(LiveWidget):
             raise TypeError(f"StatusBar takes Health reports, got a {type(item).__name__}")
         self.health = item
 
+    def _describe(self) -> str:
+        h = self.health
+        if h is None:
+            return "no report yet"
+        return f"{self.state} ({h.network}) {self.msgs_per_s:,.1f} msg/s"
+
     def _render(self) -> None:
         h = self.health
         if h is None:
+            if self.source_completed:
+                self.state = "closed"
+                self.line.value = '<div style="font-size:12px;font-family:monospace">closed</div>'
+            return
+        if self.source_completed:
+            self.state = "closed"
+            self.simulated = h.simulated
+            self._label_from(Provenance.SIMULATED if h.simulated else Provenance.LIVE)
+            self.msgs_per_s = 0.0
+            dot = f'<span style="color:{_COLORS["closed"]}">&#9679;</span>'
+            self.line.value = (
+                f'<div style="font-size:12px;font-family:monospace">{self._badge()} {dot} closed '
+                f"({esc(h.network)}) &middot; streams completed &middot; reconnects {h.reconnects} &middot; "
+                f"resyncs {h.resyncs}</div>"
+            )
             return
         self.state = h.state
         self.network = h.network

@@ -69,6 +69,9 @@ class TickerBoard(LiveWidget):
             raise ValueError(f"ticker without a symbol: {dict(item)!r:.120}")
         self._latest[str(symbol)] = item
 
+    def _describe(self) -> str:
+        return f"{len(self._latest)} symbols"
+
     def _render(self) -> None:
         header = f'<div style="font-size:12px">{self._badge()} <b>{esc(self.title)}</b></div>'
         if not self._latest:

@@ -23,8 +23,11 @@ def test_demo_runs_against_the_simulator_and_says_so(capsys: pytest.CaptureFixtu
 
 
 def test_render_before_any_data_waits_politely() -> None:
-    screen = render(DemoState("BTCUSDT", "mainnet", simulated=False))
-    assert "LIVE MAINNET" in screen and "waiting" in screen
+    state = DemoState("BTCUSDT", "mainnet", simulated=False)
+    screen = render(state)
+    assert "mainnet: connecting" in screen and "LIVE" not in screen and "waiting" in screen
+    state.health = rb.Health("mainnet", False, "connected", {"linear": "connected"}, 0.0, None, 0, 0)
+    assert "LIVE MAINNET" in render(state)
 
 
 def test_tail_prints_decoded_events(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,9 +36,10 @@ def test_tail_prints_decoded_events(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(lines) >= 2
 
 
-def test_tail_rejects_a_bad_topic_clearly() -> None:
-    with pytest.raises(ValueError, match="depth"):
-        main(["tail", "orderbook.30.BTCUSDT", "--count", "1"])
+def test_tail_rejects_a_bad_topic_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tail", "orderbook.30.BTCUSDT", "--count", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "depth 30" in err and len(err.strip().splitlines()) == 1
 
 
 def test_record_then_replay_serves_the_same_frames(tmp_path: Path) -> None:

@@ -161,3 +161,49 @@ def test_rerunning_a_cell_closes_what_its_previous_run_made() -> None:
     second = s.pipe(ops.to_frame())
     assert first.closed and same_run.closed and not second.closed
     assert len(s.observers) == 1
+
+
+def test_numbers_take_decimals_from_a_tick_size_and_lose_float_noise() -> None:
+    from rxbybit.display import decimals_of, fmt_number, places_for, tidy
+
+    assert decimals_of("0.00001") == 5 and decimals_of(0.5) == 1 and decimals_of("1") == 0 and decimals_of(None) is None
+    assert decimals_of("0.10") == 1
+    for bad in ("x", "0", -1):
+        with pytest.raises(ValueError, match="tick size"):
+            decimals_of(bad)
+    assert places_for([0.15, 0.14523, 1.0]) == 5
+    assert tidy(67248.95000000001) == 67248.95 and repr(tidy(67248.95000000001)) == "67248.95"
+    assert fmt_number(0.15, 5) == "0.15000" and fmt_number(60000.5, 2) == "60,000.50"
+    assert fmt_number(float("nan"), 2) == "" and fmt_number(None) == "" and fmt_number("Buy") == "Buy"
+
+
+def test_the_custom_view_of_the_live_views_doc_renders_the_newest_state_only() -> None:
+    import ipywidgets
+    from reactivex.subject import Subject
+
+    from rxbybit.display import LiveBinding, RenderScheduler
+
+    sched = RenderScheduler()
+    trades: Subject[object] = Subject()
+    html = ipywidgets.HTML("waiting…")
+    state: dict[str, float] = {"last": 0.0, "count": 0}
+    renders: list[str] = []
+
+    def render() -> None:
+        html.value = f"<b>{state['last']:,.2f}</b> after {state['count']:,.0f} trades"
+        renders.append(html.value)
+
+    binding = LiveBinding(html, render, max_fps=4, name="last price", scheduler=sched)
+
+    def take(trade: object) -> None:
+        state["last"], state["count"] = float(trade), state["count"] + 1  # type: ignore[arg-type]
+        binding.changed()
+
+    binding.own(trades.subscribe(take))
+    for p in (1.0, 2.0, 3.5):
+        trades.on_next(p)
+    assert renders == []  # nothing renders in on_next
+    sched.flush()
+    assert renders == ["<b>3.50</b> after 3 trades"]
+    binding.close()
+    assert trades.observers == []

@@ -88,10 +88,11 @@ def test_ticker_mappings_use_their_ts_attribute_and_keep_strings_as_objects() ->
     assert f.df.index[1] == pd.Timestamp(T0 + 1, unit="ms", tz="UTC")
 
 
-def test_private_dicts_with_string_times_keep_exact_string_values() -> None:
+def test_private_dicts_with_string_times_get_typed_columns_and_keep_ids_exact() -> None:
     f = LiveFrame(10)
-    f.append({"orderId": "a1", "price": "60000.10", "updatedTime": str(T0)})
-    assert f.df["price"].tolist() == ["60000.10"]
+    f.append({"orderId": "a1", "orderStatus": "New", "price": "60000.10", "updatedTime": str(T0)})
+    assert f.df["price"].tolist() == [60000.10]
+    assert f.df["orderId"].tolist() == ["a1"]
     assert f.df.index[0] == pd.Timestamp(T0, unit="ms", tz="UTC")
 
 

@@ -1,10 +1,12 @@
-"""The quickstart in a real browser: JupyterLab served on loopback, driven by Playwright in Debian's Chromium.
+"""Every notebook in a real browser: JupyterLab served on loopback, driven by Playwright in Debian's Chromium.
 
-The test copies the quickstart into a temporary root, serves it with JupyterLab (token, ``--no-browser``,
-127.0.0.1 on a free port, ``RXBYBIT_NETWORK=sim``), runs every cell but the last (which closes the client),
-waits for the order-book ladder widget, reads its text twice and asserts that it changed, and keeps a
-screenshot at ``artifacts/quickstart.png``. No browser is downloaded: the test fails (never skips) without
-/usr/bin/chromium.
+The notebooks are copied into a temporary root and served with JupyterLab (token, ``--no-browser``,
+127.0.0.1 on a free port, ``RXBYBIT_NETWORK=sim``). Each test opens one notebook, uses **Run > Run All
+Cells** as a user would, waits until every cell has run, checks what that notebook must show (the ladder,
+the live table, the line chart, the candles), then proves the notebook is still live: a snapshot of every
+widget's text and every chart line taken 10 s after Run All finished changes again within a bounded wait
+(Run All must not close the client). A screenshot of each is kept in ``artifacts/``. No browser is
+downloaded: the test fails (never skips) without /usr/bin/chromium.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from playwright.async_api import Browser, Page, expect
 from .conftest import NOTEBOOKS, ROOT
 
 ARTIFACTS = ROOT / "artifacts"
-NOTEBOOK = "01_quickstart.ipynb"
-CANDLES = "03_candles_and_indicators.ipynb"
+NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+LIVE_AFTER_S = 10.0
+"""How long after Run All a notebook must still be changing (the issue's bar)."""
 
 
 @dataclass
@@ -94,7 +97,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     tmp_path = tmp_path_factory.mktemp("jupyterlab")
     root = tmp_path / "root"
     root.mkdir()
-    for name in (NOTEBOOK, CANDLES):
+    for name in NAMES:
         shutil.copy(NOTEBOOKS / name, root / name)
     # a python3 kernelspec pinned to this interpreter, first on JUPYTER_PATH
     spec = tmp_path / "data" / "kernels" / "python3"
@@ -146,31 +149,70 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _stop(proc, lab)
 
 
-async def _run_all_but_the_last_cell(page: Page, cells: int) -> None:
-    """Select the last cell (it closes the client) and use Run > Run All Above Selected Cell."""
-    await page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").click()
-    await page.keyboard.press("Escape")  # command mode
-    for _ in range(cells - 1):
-        await page.keyboard.press("ArrowDown")
-    await expect(page.locator(".jp-Notebook .jp-Cell").last).to_have_class(re.compile(r"jp-mod-selected"))
-    await page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    await page.locator(".lm-Menu-itemLabel", has_text="Run All Above Selected Cell").click()
+async def _run_all(page: Page, tries: int = 3) -> None:
+    """Run > Run All Cells, as a user would, once the kernel says it is idle.
+
+    A click made while the kernel is still connecting can run nothing (every prompt stays ``[ ]:``);
+    then the menu is used again, at most ``tries`` times, each given 20 s to start a cell."""
+    await expect(page.get_by_text(re.compile(r"\| Idle$"))).to_be_visible(timeout=60_000)
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
+    seen: list[str] = []
+    for _ in range(tries):
+        await page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt").click()
+        await page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        item = page.locator(".lm-Menu-item", has_text="Run All Cells").filter(
+            has=page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True))
+        seen.append(str(await item.get_attribute("class")))
+        await item.click()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(t.strip() != "[ ]:" for t in await prompts.all_inner_texts()):
+                return
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"Run All Cells started no cell in {tries} tries (menu item classes: {seen})")
 
 
-async def _changed_text(page: Page, selector: str, first: str, timeout: float) -> str:
-    """Poll the element's text (bounded) until it differs from ``first``; return the last text read."""
+async def _all_cells_ran(page: Page, timeout: float) -> None:
+    """Wait (bounded) until every code cell shows an execution count and none is still running."""
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
     deadline = time.monotonic() + timeout
-    text = first
+    texts: list[str] = []
     while time.monotonic() < deadline:
+        texts = [t.strip() for t in await prompts.all_inner_texts()]
+        if texts and all(re.fullmatch(r"\[\d+\]:", t) for t in texts):
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the cells did not all run within {timeout:.0f} s: prompts {texts}")
+
+
+_SNAPSHOT = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('.jp-OutputArea-output .widget-html-content')) out.push(el.innerText);
+  const marks = '.jp-OutputArea-output .bqplot path.line, .jp-OutputArea-output .bqplot .stick';
+  for (const el of document.querySelectorAll(marks))
+    out.push(el.getAttribute('d') || el.getAttribute('transform') || '');
+  return out.join('\\n');
+}"""
+
+
+async def _snapshot(page: Page) -> str:
+    """Every widget's text and every chart line's geometry, as one string."""
+    return str(await page.evaluate(_SNAPSHOT))
+
+
+async def _still_changing(page: Page, timeout: float) -> tuple[str, str]:
+    """The snapshot now and the first different one within ``timeout`` (or the last one read)."""
+    first = await _snapshot(page)
+    deadline = time.monotonic() + timeout
+    now = first
+    while time.monotonic() < deadline and now == first:
         await asyncio.sleep(0.5)
-        text = await page.locator(selector).inner_text()
-        if text != first:
-            break
-    return text
+        now = await _snapshot(page)
+    return first, now
 
 
-async def _open_and_run(page: Page, lab: Lab, name: str) -> None:
-    """Open ``name`` in JupyterLab, wait for its kernel, and run every cell but the last."""
+async def _open(page: Page, lab: Lab, name: str) -> None:
+    """Open ``name`` in a fresh JupyterLab workspace and wait for its kernel."""
     workspace = name.removesuffix(".ipynb").replace("_", "-")  # a fresh workspace: no tabs of other tests
     await page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}", timeout=60_000)
     cells = page.locator(".jp-Notebook .jp-Cell")
@@ -178,72 +220,75 @@ async def _open_and_run(page: Page, lab: Lab, name: str) -> None:
     await expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
     cells_in_file = len(json.loads((NOTEBOOKS / name).read_text())["cells"])
     await expect(cells).to_have_count(cells_in_file, timeout=30_000)
-    await _run_all_but_the_last_cell(page, cells_in_file)
 
 
 async def _no_error_outputs(page: Page) -> None:
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
+                          ".jp-OutputArea-output .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
     assert await errors.count() == 0, await errors.all_inner_texts()
 
 
 async def _screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / name
-    await page.screenshot(path=str(shot))
+    await page.screenshot(path=str(shot), full_page=False)
     print(f"screenshot: {shot}")
 
 
-async def test_quickstart_runs_in_jupyterlab_and_its_ladder_updates_live(lab: Lab, browser: Browser) -> None:
+async def _checks(page: Page, name: str) -> None:
+    """What each notebook must show once Run All has finished."""
+    out = page.locator(".jp-OutputArea-output")
+    await expect(out.filter(has_text="SIMULATED").first).to_be_visible(timeout=30_000)
+    if name.startswith("01"):
+        ladder = out.locator(".widget-html-content:has(tr.rxbybit-spread)")
+        await expect(ladder).to_contain_text("spread", timeout=30_000)
+        table = out.locator(".rxbybit-table")
+        await expect(table.locator("tr.rxbybit-row").first).to_be_attached(timeout=30_000)
+        await expect(out.locator(".widget-html-content", has_text="msg/s").first).to_contain_text("connected")
+    elif name.startswith(("02", "03")):
+        line = out.locator(".bqplot path.line").first
+        await expect(line).to_have_attribute("d", re.compile(r"M.*L"), timeout=30_000)  # a drawn polyline
+        axes = out.locator(".bqplot .axis")
+        assert await axes.count() >= 3, "a line chart has a time axis and two y axes"
+        if name.startswith("03"):
+            sticks = out.locator(".bqplot .stick")
+            await expect(sticks.first).to_be_attached(timeout=30_000)
+            first = await sticks.count()
+            # the simulator runs 30x faster in this notebook: a new one-minute candle every two seconds
+            deadline = time.monotonic() + 20
+            while (now := await sticks.count()) <= first and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            assert now > first, f"the candle chart stayed at {first} candles for 20 s"
+    elif name.startswith("04"):
+        await expect(out.locator(".rxbybit-table tr.rxbybit-row").first).to_be_attached(timeout=30_000)
+        typed = re.compile(r"filled quantity: 0\.0\d+ \| dtypes: \{'execQty': 'float64', 'execPrice': 'float64'\}")
+        await expect(out.filter(has_text="filled quantity:").first).to_contain_text(typed)
+    elif name.startswith("05"):
+        await expect(out.locator(".widget-html-content", has_text="msg/s").first).to_contain_text("connected")
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_notebook_stays_live_after_run_all(lab: Lab, browser: Browser, name: str) -> None:
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     try:
-        await _open_and_run(page, lab, NOTEBOOK)
-        ladder = ".jp-OutputArea-output .widget-html-content:has(tr.rxbybit-spread)"
-        await expect(page.locator(ladder)).to_be_visible(timeout=60_000)
-        await page.locator(ladder).scroll_into_view_if_needed()
-        first = await page.locator(ladder).inner_text()
-        second = await _changed_text(page, ladder, first, timeout=15)
-        assert "SIMULATED" in first, first
-        assert "spread" in first and "price" in first, first
-        assert second != first, f"the ladder did not change within 15 s:\n{first}"
-
-        tape = page.locator(".jp-OutputArea-output .rxbybit-liveframe")
-        await expect(tape.first).to_contain_text("SIMULATED", timeout=30_000)
-        status = page.locator(".jp-OutputArea-output .widget-html-content", has_text="msg/s")
-        await expect(status.first).to_contain_text("connected", timeout=30_000)
+        await _open(page, lab, name)
+        await _run_all(page)
+        await _all_cells_ran(page, timeout=120)
+        await _checks(page, name)
         await _no_error_outputs(page)
-        await page.locator(ladder).scroll_into_view_if_needed()
+        ran = time.monotonic()
+        await page.wait_for_timeout(LIVE_AFTER_S * 1000)  # the bar itself: still live 10 s after Run All
+        first, later = await _still_changing(page, timeout=15)
+        assert time.monotonic() - ran >= LIVE_AFTER_S
+        assert later != first, f"{name} did not change any more {LIVE_AFTER_S:.0f} s after Run All"
+        focus = {"01": ".widget-html-content:has(tr.rxbybit-spread)", "02": ".bqplot:has(path.line)",
+                 "03": ".bqplot:has(path.line)", "04": ".rxbybit-table", "05": ".widget-html-content"}[name[:2]]
+        target = page.locator(f".jp-OutputArea-output {focus}").last
+        await target.evaluate("el => el.scrollIntoView({block: 'center'})")  # the screenshot shows the live view
     finally:
-        await _screenshot(page, "quickstart.png")
-        await page.close()
-        _end_sessions(lab)
-    assert not problems, problems
-
-
-async def test_candles_chart_renders_with_bqplot_and_grows(lab: Lab, browser: Browser) -> None:
-    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    try:
-        await _open_and_run(page, lab, CANDLES)
-        figure = page.locator(".jp-OutputArea-output .bqplot").first
-        await expect(figure).to_be_visible(timeout=60_000)
-        await figure.scroll_into_view_if_needed()
-        sticks = figure.locator(".stick")
-        await expect(sticks.first).to_be_attached(timeout=30_000)
-        first = await sticks.count()
-        # the simulator runs 30x faster in this notebook: a new one-minute candle every two seconds
-        deadline = time.monotonic() + 20
-        while (now := await sticks.count()) <= first and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        assert now > first, f"the chart stayed at {first} candles for 20 s"
-        header = page.locator(".jp-OutputArea-output .widget-html-content", has_text="BTCUSDT 1m").first
-        await expect(header).to_contain_text("SIMULATED")
-        await _no_error_outputs(page)
-        await header.evaluate("el => el.scrollIntoView({block: 'start'})")  # the whole chart in the screenshot
-    finally:
-        await _screenshot(page, "candles.png")
+        await _screenshot(page, name.removesuffix(".ipynb") + ".png")
         await page.close()
         _end_sessions(lab)
     assert not problems, problems

@@ -122,7 +122,9 @@ def test_notebook_is_stored_clean_and_defaults_to_the_simulator(name: str) -> No
         assert not cell.outputs and cell.execution_count is None, f"outputs are not cleared in cell {cell.id}"
     source = "\n".join(c.source for c in code)
     assert 'os.environ.get("RXBYBIT_NETWORK", "sim")' in source
-    assert "close()" in code[-1].source, "the last cell closes the client"
+    assert "close()" in code[-1].source and code[-1].source.startswith("STOP = False"), \
+        "the last cell is the cleanup, off unless STOP = True: Run All leaves every view live"
+    assert sum("close()" in c.source for c in code) == 1, "nothing but the guarded cleanup closes the client"
     assert "asyncio.run(" not in source, "the kernel's loop is already running: no asyncio.run in notebooks"
 
 
@@ -210,3 +212,10 @@ def test_gateway_notebook_serves_symbols_tickers_and_clear_errors(runs: dict[str
     assert stamps == sorted(stamps), "Bybit's frames arrive in order"
     assert "'code': 4004" in out and "unknown path '/nowhere'" in out
     assert re.search(r"'id': 'private', 'code': 4010, 'message': '/user/profile needs authorization", out), out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_numpy_scalar_reprs_in_what_a_notebook_prints(runs: dict[str, Run], name: str) -> None:
+    run = _ok(runs, name)
+    assert "np.float64(" not in run.stdout() and "np.int64(" not in run.stdout()
+    assert not re.search(r"\d\.\d*0000000\d\b", run.stdout()), "float noise such as 67248.95000000001"

@@ -135,7 +135,7 @@ def test_public_names_of_ops_frames_display_and_widgets() -> None:
     from rxbybit import display, frames, widgets
 
     assert set(ops.__all__) == {"Point", "imbalance", "mid", "rolling", "spread", "to_book", "to_frame", "to_ohlc",
-                                "to_state", "vwap"}
+                                "to_state", "vwap", "combine_latest", "merge", "zip"}
     assert all(callable(getattr(ops, n)) for n in ops.__all__)
     assert {"LiveFrame", "BookFrame", "StateFrame", "open_orders"} <= set(frames.__all__)
     assert not {"to_frame", "to_book", "to_state", "RenderScheduler"} & set(frames.__all__)  # ops / display own them

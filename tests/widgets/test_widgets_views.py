@@ -67,11 +67,11 @@ def test_live_table_shows_newest_rows_first_and_owns_the_frame_it_made(renderer:
     s: Subject[object] = Subject()
     w = widgets.LiveTable(s, rows=3, title="tape")
     for i in range(10):
-        s.on_next(trade(i, 100.0 + i))
+        s.on_next(trade(i, 100.5 + i))
     renderer.flush()
     assert w.row_count == 10
     html = w.html.value
-    assert html.index("109.0") < html.index("108.0") and "106.0" not in html
+    assert html.index("109.5") < html.index("108.5") and "106.5" not in html
     w.close()
     assert s.observers == [] and w.frame.closed
 

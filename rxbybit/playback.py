@@ -1,0 +1,273 @@
+"""Record what a client receives, and replay a recording as a network whose streams end with it.
+
+Record (JSONL, one raw frame a line, the format ``rxbybit record`` writes and ``rxbybit sim
+--replay`` serves)::
+
+    async with rb.Recorder(bybit, "btc.jsonl", topics=["orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"]):
+        await asyncio.sleep(60)
+
+Replay (labelled REPLAY; every stream completes when the recording ends, so it can be awaited)::
+
+    bybit = rb.Bybit(network=rb.replay("btc.jsonl", speed=10))
+    trades = await bybit.trades("BTCUSDT").pipe(rx_ops.to_list())   # returns at the end
+
+``rb.replay(..., start=False)`` holds the playback until ``await replay.start()`` (subscribe your
+views first); ``await replay.stop()`` ends it early. :func:`replay` picks a player by the kind of
+source (:data:`PLAYERS`): JSONL files and lines today, other formats (Parquet datasets) can be added
+there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from reactivex import abc
+
+from .client import Bybit, Provenance
+from .protocol.endpoints import ENDPOINT_PATHS, Endpoint
+from .protocol.json_codec import dumps
+from .protocol.topics import parse
+from .sim.replay import Recorded, ReplayServer, load_recording
+
+RecordingSource = str | Path | Iterable[str] | list[Recorded]
+"""A recording: a file path, its lines, or recorded frames (a Parquet dataset's ``records()``)."""
+
+
+class _Player(ReplayServer):
+    """The simulator's replay server, holding playback until started and telling when it ended."""
+
+    def __init__(self, records: list[Recorded], speed: float, go: asyncio.Event, ended: asyncio.Event) -> None:
+        super().__init__(records, "127.0.0.1", 0, speed=speed)
+        self._go, self._ended = go, ended
+        self._playing = 0
+
+    async def _play(self, ws: Any, path: str, topics: set[str], started: asyncio.Event) -> None:
+        await started.wait()
+        await self._go.wait()
+        if self._ended.is_set():
+            return  # a socket reconnecting after the end gets nothing: the recording is over
+        self._playing += 1
+        finished = False
+        try:
+            await super()._play(ws, path, topics, started)
+            finished = True
+        finally:
+            self._playing -= 1
+        if finished:
+            # The close handshake completes only after the client has read every frame before it,
+            # so once it returns the client holds the whole recording.
+            # (The server's handler cancels this task once the socket closes: set the end regardless.)
+            try:
+                with contextlib.suppress(Exception):
+                    await ws.close(1000, "end of recording")
+            finally:
+                if self._playing == 0:
+                    self._ended.set()
+
+
+class Replay:
+    """A JSONL recording played back on loopback as a network: ``rb.Bybit(network=replay)``.
+
+    Each socket's playback starts at its first subscribe (and not before :meth:`start` when made
+    with ``start=False``), spaced as recorded divided by ``speed`` (0: as fast as possible). The
+    replay has ended once every playback that started has sent its last frame (or :meth:`stop`
+    was called); the client then completes every stream. Streams are labelled REPLAY. A replay
+    plays once: make another with :func:`replay` to play the file again.
+    """
+
+    provenance = Provenance.REPLAY
+    name = "replay"
+
+    def __init__(self, source: RecordingSource, *, speed: float = 1.0, start: bool = True) -> None:
+        if speed < 0:
+            raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed!r}")
+        self.source = source
+        self.records: list[Recorded] = (
+            [r for r in source if isinstance(r, Recorded)]
+            if isinstance(source, list) and all(isinstance(r, Recorded) for r in source)
+            else load_recording(source)  # type: ignore[arg-type]  # a path or JSONL lines
+        )
+        """The frames of the recording, oldest first."""
+        self.speed = speed
+        self._autostart = start
+        self._go: asyncio.Event | None = None
+        self._ended: asyncio.Event | None = None
+        self._server: _Player | None = None
+        self._users = 0
+
+    def __repr__(self) -> str:
+        where = self.source if isinstance(self.source, str | Path) else "lines"
+        state = "ended" if self.ended else ("playing" if self._server else "idle")
+        return f"<Replay {where} REPLAY {len(self.records)} frames speed={self.speed:g} {state}>"
+
+    @property
+    def duration_s(self) -> float:
+        """Recorded time from the first frame to the last, in seconds."""
+        return self.records[-1].t - self.records[0].t if self.records else 0.0
+
+    @property
+    def ended(self) -> bool:
+        """True once the recording has been played to its end (or stopped)."""
+        return self._ended is not None and self._ended.is_set()
+
+    def _events(self) -> tuple[asyncio.Event, asyncio.Event]:
+        if self._go is None or self._ended is None:
+            self._go, self._ended = asyncio.Event(), asyncio.Event()
+            if self._autostart:
+                self._go.set()
+        return self._go, self._ended
+
+    async def start(self) -> None:
+        """Let the playback begin (sockets already subscribed start now)."""
+        self._events()[0].set()
+
+    async def stop(self) -> None:
+        """End the playback now: clients of this replay complete their streams."""
+        go, ended = self._events()
+        go.set()
+        ended.set()
+
+    async def acquire(self) -> str:
+        """Serve the recording on 127.0.0.1 (once, however many clients); returns the base URL."""
+        go, ended = self._events()
+        if self._server is None:
+            server = _Player(self.records, self.speed, go, ended)
+            await server.__aenter__()
+            self._server = server
+        self._users += 1
+        return self._server.url
+
+    async def release(self) -> None:
+        """One client let go; the server stops with the last one."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._server is not None:
+            server, self._server = self._server, None
+            await server.__aexit__(None, None, None)
+
+    async def wait_ended(self) -> None:
+        """Return when the recording has been played to its end."""
+        await self._events()[1].wait()
+
+
+def _dataset(path: Path, *, speed: float = 1.0, start: bool = True) -> Replay:
+    from .recordings import dataset  # needs the 'dataset' extra (pyarrow, duckdb)
+
+    ds = dataset(path)
+    try:
+        records = ds.records()
+    finally:
+        ds.close()
+    replay = Replay(records, speed=speed, start=start)
+    replay.source = path
+    return replay
+
+
+PLAYERS: dict[str, Callable[..., Replay]] = {".jsonl": Replay, ".json": Replay, "lines": Replay, "dir": _dataset}
+"""Players by file suffix (``"lines"``: an iterable of JSONL lines; ``"dir"``: a Parquet dataset
+written by ``rxbybit record --format parquet``). Register others here."""
+
+
+def replay(source: RecordingSource, *, speed: float = 1.0, start: bool = True) -> Replay:
+    """A recording as a network for ``rb.Bybit(network=...)``, labelled REPLAY.
+
+    Args:
+        source: a JSONL recording (path) as :class:`Recorder` or ``rxbybit record`` write it, its lines,
+            or a Parquet dataset directory (``rxbybit record --format parquet``).
+        speed: 1 plays in recorded time, 10 ten times faster, 0 as fast as possible.
+        start: False holds the playback until ``await replay.start()``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: an unknown kind of source, or a line that is not a recorded frame.
+    """
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"no recording at {str(path)!r}")
+        player = PLAYERS.get("dir" if path.is_dir() else path.suffix.lower())
+        if player is None:
+            kinds = ", ".join(k if k != "dir" else "a Parquet dataset directory" for k in PLAYERS if k != "lines")
+            raise ValueError(f"cannot replay {str(path)!r}: known kinds are {kinds}")
+        return player(path, speed=speed, start=start)
+    return PLAYERS["lines"](source, speed=speed, start=start)
+
+
+class Recorder:
+    """Writes every raw frame a client receives on ``endpoints`` to a JSONL file, while open.
+
+    ``topics`` (optional) are subscribed for the time of the recording, so the file holds them
+    even when nothing else observes them; frames of whatever else the client observes on the same
+    sockets are recorded too. Use it as an async context manager, or call :meth:`start` and
+    :meth:`stop`. The file replays with :func:`replay` or ``rxbybit sim --replay``.
+    """
+
+    def __init__(self, bybit: Bybit, path: str | Path, topics: Sequence[str] = (),
+                 endpoints: Sequence[Endpoint] | None = None, category: Endpoint = "linear") -> None:
+        for t in topics:
+            parse(t, category)  # a clear error for a bad topic, before any file is opened
+        self.bybit = bybit
+        self.path = Path(path)
+        self.topics = tuple(topics)
+        self.category = category
+        self.endpoints: tuple[Endpoint, ...] = tuple(endpoints) if endpoints else (category,)
+        self.frames = 0
+        """Frames written so far."""
+        self._file: IO[str] | None = None
+        self._subs: list[abc.DisposableBase] = []
+
+    def __repr__(self) -> str:
+        state = "recording" if self._file is not None else "stopped"
+        return f"<Recorder {self.path} {state} {self.frames} frames>"
+
+    def start(self) -> Recorder:
+        """Open the file (it is overwritten) and start writing frames."""
+        if self._file is not None:
+            raise RuntimeError("this Recorder is already recording")
+        self._file = self.path.open("w", encoding="utf-8")
+        for endpoint in self.endpoints:
+            self._subs.append(self.bybit.frames(endpoint).subscribe(self._writer(ENDPOINT_PATHS[endpoint])))
+        for t in self.topics:
+            self._subs.append(self.bybit.topic(t, self.category).subscribe(lambda e: None, lambda exc: None))
+        return self
+
+    def _writer(self, url_path: str) -> Callable[[str | bytes], None]:
+        def write(frame: str | bytes) -> None:
+            fh = self._file
+            if fh is None:
+                return
+            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+            fh.write(dumps({"t": time.time(), "path": url_path, "frame": text}) + "\n")
+            self.frames += 1
+
+        return write
+
+    def stop(self) -> int:
+        """Stop recording and close the file; returns the number of frames written."""
+        subs, self._subs = self._subs, []
+        for s in subs:
+            s.dispose()
+        fh, self._file = self._file, None
+        if fh is not None:
+            fh.close()
+        return self.frames
+
+    async def __aenter__(self) -> Recorder:
+        return self.start()
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def record(bybit: Bybit, path: str | Path, topics: Sequence[str] = (), *,
+           endpoints: Sequence[Endpoint] | None = None, category: Endpoint = "linear") -> Recorder:
+    """Start a :class:`Recorder` (``recorder.stop()`` ends it; or use ``async with``)."""
+    return Recorder(bybit, path, topics, endpoints, category).start()
+
+
+__all__ = ["PLAYERS", "Recorder", "Replay", "record", "replay"]
