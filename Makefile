@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo lab test lint bench clean
+.PHONY: demo lab test lint bench clean dataset replicas
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,30 @@ $(CHROMIUM):
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "warning: cannot install chromium; the browser tests will fail" >&2; fi
 
-test: $(STAMP) $(CHROMIUM)
+# The gateway bus tests start Debian's redis-server on 127.0.0.1 (installed the same way).
+REDIS_SERVER ?= /usr/bin/redis-server
+$(REDIS_SERVER):
+	@echo "make test: installing Debian's redis-server for the gateway bus tests (apt-get; root or sudo)" >&2
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else echo "warning: cannot install redis-server; the gateway bus tests will fail" >&2; fi
+
+test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check rxbybit tests bench
 	$(BIN)/mypy
+
+# Record 20 s of the simulator as a Parquet dataset, then query it through DuckDB (docs/dataset.md).
+dataset: $(STAMP)
+	$(BIN)/rxbybit record orderbook.50.BTCUSDT publicTrade.BTCUSDT kline.1.BTCUSDT --format parquet \
+		-o recording --duration 20
+	$(BIN)/python -m rxbybit.recordings recording
+
+# Three gateway replicas sharing one upstream through a local redis-server (docs/scaling.md).
+replicas: $(STAMP) $(REDIS_SERVER)
+	$(BIN)/python -m rxbybit.gateway.bus_demo $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rxbybit tests bench

@@ -230,11 +230,14 @@ class Bybit:
 
     # ------------------------------------------------------------------ private streams
 
-    def orders(self, category: T.Category | None = None, *, snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+    def orders(self, category: T.Category | None = None, *, snapshot: bool = True) -> Stream[Mapping[str, Any]]:
         """Order updates (each item of Bybit's ``order`` push; values are exact strings).
 
-        ``snapshot=True`` starts from the open orders (REST) and reconciles after every reconnect of
-        the private socket, so a fill during an outage still arrives (:mod:`rxbybit.client.private_state`).
+        By default the stream starts from the open orders (REST) and reconciles after every reconnect
+        of the private socket, so a fill during an outage still arrives. Rows read from REST carry
+        ``rxbybitSource``: ``"snapshot"`` for orders already open at subscribe time (state, not a new
+        order), ``"reconcile"`` for changes made during an outage (:mod:`rxbybit.client.private_state`).
+        ``snapshot=False`` gives Bybit's bare stream (changes only).
         """
         return self._private("order", category, orders_kind(category) if snapshot else None)
 
@@ -243,17 +246,20 @@ class Bybit:
         return self._private("execution.fast" if fast else "execution", category)
 
     def positions(self, category: T.Category | None = None, *,
-                  snapshot: bool = False) -> Stream[Mapping[str, Any]]:
+                  snapshot: bool = True) -> Stream[Mapping[str, Any]]:
         """Position updates (pushed on every order create, amend or cancel, even if unchanged).
 
-        ``snapshot=True`` starts from the open positions (REST) and reconciles after reconnects.
+        By default the stream starts from the open positions (REST, rows marked ``rxbybitSource``)
+        and reconciles after reconnects; ``snapshot=False`` gives Bybit's bare stream.
         """
         return self._private("position", category, positions_kind(category) if snapshot else None)
 
-    def wallet(self, *, snapshot: bool = False) -> Stream[Mapping[str, Any]]:
-        """Wallet updates (``UNIFIED`` account; Bybit pushes nothing until a balance changes).
+    def wallet(self, *, snapshot: bool = True) -> Stream[Mapping[str, Any]]:
+        """Wallet updates (``UNIFIED`` account).
 
-        ``snapshot=True`` emits the current balances first (REST) and reconciles after reconnects.
+        By default the current balances come first (REST, marked ``rxbybitSource``) and are
+        reconciled after reconnects; with ``snapshot=False`` Bybit pushes nothing until a balance
+        changes.
         """
         return self._private("wallet", None, wallet_kind() if snapshot else None)
 
@@ -327,7 +333,7 @@ class Bybit:
     async def wait_subscribed(self, timeout: float = 10.0) -> None:
         """Wait until Bybit has acknowledged every topic that has observers.
 
-        Private streams have no initial snapshot, so wait for this before placing an order whose
+        Bybit's private topics push changes only, so wait for this before placing an order whose
         pushes you want to see. Raises ``TimeoutError`` naming the topics still pending.
         """
         await self._monitor.wait_subscribed(timeout)

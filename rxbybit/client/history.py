@@ -112,6 +112,7 @@ def with_history(live: Stream[T], fetch: Callable[[], Awaitable[list[T]]], seam_
     def subscribe(observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
         seam = seam_factory()
         buffer: list[T] | None = []
+        gone = False  # the observer left (Python 3.11's wait_for can drop a cancel that meets the wake-up)
 
         def emit(item: T) -> None:
             seam.emitted(item)
@@ -126,31 +127,42 @@ def with_history(live: Stream[T], fetch: Callable[[], Awaitable[list[T]]], seam_
         async def run() -> None:
             nonlocal buffer
             await ready(READY_TIMEOUT_S)  # after a timeout the read goes ahead: late beats never
+            if gone:
+                return
             try:
                 history = await fetch()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the stream goes on live-only
+                if gone:
+                    return
                 log.warning("history of %s could not be read; going on live only: %s", name, exc)
                 on_error(name, exc)
                 history = []
+            if gone:
+                return
             held, buffer = buffer or [], None
             for item in seam.merge(history, held):
                 emit(item)
 
-        def failed(exc: Exception) -> None:
+        def stop() -> None:
+            nonlocal gone
+            gone = True
             task.cancel()
+
+        def failed(exc: Exception) -> None:
+            stop()
             observer.on_error(exc)
 
         def on_completed() -> None:  # the client closed: no history after the end
-            task.cancel()
+            stop()
             observer.on_completed()
 
         task = asyncio.get_running_loop().create_task(run(), name=f"rxbybit-history-{name}")
         sub = live.subscribe(on_live, failed, on_completed)
 
         def dispose() -> None:
-            task.cancel()
+            stop()
             sub.dispose()
 
         return Disposable(dispose)

@@ -1,8 +1,10 @@
 """Private state you can trust: open orders, positions and the wallet from a REST snapshot, then the
 stream, reconciled after every reconnect of the private socket.
 
-Bybit's private topics push changes only. ``bybit.orders(snapshot=True)`` (and ``positions``,
-``wallet``) hands each subscriber a stream that starts from the truth and stays true:
+Bybit's private topics push changes only. ``bybit.orders()`` (and ``positions()``, ``wallet()``)
+hands each subscriber a stream that starts from the truth and stays true. This is the default on
+every network (mainnet, testnet, demo, sim, and a base URL, whose REST is read on the same host and
+port); ``snapshot=False`` gives Bybit's bare stream:
 
 1. **Subscribe first, buffer.** The private topic is observed at once and its rows buffered.
 2. **Snapshot once the exchange holds the subscription** (the topic is acknowledged on the
@@ -18,8 +20,21 @@ Bybit's private topics push changes only. ``bybit.orders(snapshot=True)`` (and `
    the snapshot is looked up by ``orderId`` (Bybit still answers for recently closed orders), so a
    fill during the outage shows as ``Filled``; a position that was open and is missing is read by
    symbol (size 0 when closed). Each reconcile counts on ``health.reconciliations``.
-5. **A REST failure never stops the stream**: the error goes to ``health.last_error`` and the
-   buffered rows go out as they are.
+5. **A REST failure never stops the stream**: ``health.last_error`` says the stream went on
+   live-only and why, and the buffered rows go out as they are.
+
+**What a row read from REST looks like.** It has the fields of Bybit's REST answer (for orders and
+positions the same names as the stream's rows, plus ``category``), and one more field,
+:data:`SOURCE` (``"rxbybitSource"``), which streamed rows never have:
+
+- ``"snapshot"``: the state when this observer subscribed (an order that was already open, a
+  position already held, the balance). It is *not* an event: code that counts creates or fills
+  skips it (:func:`is_snapshot_row`).
+- ``"reconcile"``: a change that happened while the private socket was down, read after the
+  reconnect (an order created, amended or filled during the outage, shown as it is now). It stands
+  for pushes Bybit sent while nobody listened, so it *is* an event. A row whose key this stream
+  already showed with the same ``updatedTime`` (or, for the wallet, the same values) is not emitted
+  again.
 """
 
 from __future__ import annotations
@@ -44,6 +59,29 @@ READY_TIMEOUT_S: Final = 5.0
 
 Row = Mapping[str, Any]
 Key = tuple[Any, ...]
+
+SOURCE: Final = "rxbybitSource"
+"""The field that marks a row read from REST (its value is :data:`SNAPSHOT` or :data:`RECONCILE`)."""
+SNAPSHOT: Final = "snapshot"
+"""State when the observer subscribed: not an event."""
+RECONCILE: Final = "reconcile"
+"""A change made while the private socket was down, read after the reconnect: an event."""
+
+
+def is_snapshot_row(row: Row) -> bool:
+    """True for a row that is the state at subscribe time, not an event (skip it when counting events)."""
+    return row.get(SOURCE) == SNAPSHOT
+
+
+def _bare(row: Row | None) -> Row | None:
+    """``row`` without the :data:`SOURCE` marker (to compare what a row says)."""
+    if row is None or SOURCE not in row:
+        return row
+    return {k: v for k, v in row.items() if k != SOURCE}
+
+
+class SnapshotUnavailable(Exception):
+    """A private snapshot could not be read: the stream goes on live-only (reported on health)."""
 
 ORDER_CATEGORIES: Final = ("linear", "inverse", "spot", "option")
 POSITION_CATEGORIES: Final = ("linear", "inverse", "option")
@@ -197,6 +235,8 @@ class _Subscriber:
         self.asked = False
         self.task: asyncio.Task[None] | None = None
         self.again = False
+        self.stopped = False
+        """The observer left: no read goes on (a cancel can be lost, see :meth:`_once`)."""
 
     def on_live(self, row: Row) -> None:
         if self.buffer is not None:
@@ -209,6 +249,8 @@ class _Subscriber:
         self.observer.on_next(row)
 
     def start(self, *, initial: bool) -> None:
+        if self.stopped:
+            return
         if self.buffer is None:
             self.buffer = []
             self.asked = False
@@ -219,6 +261,7 @@ class _Subscriber:
                                                            name=f"rxbybit-state-{self.topic}")
 
     def stop(self) -> None:
+        self.stopped = True
         if self.task is not None:
             self.task.cancel()
 
@@ -235,9 +278,11 @@ class _Subscriber:
 
     async def _once(self, initial: bool) -> None:
         await self.hub._ready(self.topic, READY_TIMEOUT_S)  # after a timeout the read goes ahead
-        rest = self.hub._rest()
+        if self.stopped:  # Python 3.11's wait_for drops a cancel that meets the wake-up
+            return
         kind = self.kind
         try:
+            rest = self.hub._rest()
             self.asked = True
             snapshot = await kind.snapshot(rest)
             held = self.buffer or []
@@ -251,15 +296,28 @@ class _Subscriber:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the stream goes on from the buffer
+            if self.stopped:
+                return
             log.warning("snapshot of %s could not be read; going on from the stream alone: %s", self.topic, exc)
-            self.hub._on_error(self.topic, exc)
+            self.hub._on_error(self.topic, SnapshotUnavailable(
+                f"the REST snapshot of {self.topic} could not be read, so it goes on live-only: {exc}"))
             held, self.buffer = self.buffer or [], None
             for _, row in held:
                 self._emit(row)
             return
+        if self.stopped:
+            return
         held, self.buffer = self.buffer or [], None
         for row in self._merge(fresh, resolved, held, initial):
             self._emit(row)
+
+    def _unchanged(self, key: Key, row: Row) -> bool:
+        shown = self.shown.get(key)
+        if shown is None:
+            return False
+        if self.kind.versioned and _version(row) > 0:
+            return _version(shown) >= _version(row)
+        return _bare(shown) == _bare(row)
 
     def _merge(self, fresh: Mapping[Key, Row], resolved: Iterable[Row], held: list[tuple[bool, Row]],
                initial: bool) -> list[Row]:
@@ -269,12 +327,13 @@ class _Subscriber:
         for _, row in held:
             k = kind.key(row)
             newest_live[k] = max(newest_live.get(k, 0), _version(row))
+        marker = SNAPSHOT if initial else RECONCILE
         for k, row in [*fresh.items(), *((kind.key(r), r) for r in resolved)]:
             if kind.versioned and k in newest_live and newest_live[k] >= _version(row):
                 continue  # the stream already has this key as new or newer
-            if not initial and self.shown.get(k) == row:
+            if not initial and self._unchanged(k, row):
                 continue  # nothing changed during the outage
-            out.append(row)
+            out.append({**row, SOURCE: marker})
         emitted = {kind.key(r): _version(r) for r in out}
         for after_ask, row in held:
             k = kind.key(row)

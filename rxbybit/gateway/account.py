@@ -13,6 +13,7 @@ from typing import Any
 from reactivex import abc
 
 from ..client import Bybit
+from ..client.private_state import is_snapshot_row
 from ..errors import AuthenticationError, RxBybitError
 from .auth import Identity
 from .envelopes import ErrorCode
@@ -77,8 +78,8 @@ class Account:
 
     def _start_profile(self) -> list[abc.DisposableBase]:
         client = self.upstream().client
-        # snapshot=True: the current balance at once (Bybit pushes nothing until a balance changes)
-        return [client.wallet(snapshot=True).subscribe(on_next=self._on_wallet, on_error=self._on_profile_error)]
+        # the wallet stream starts from a REST snapshot: the current balance at once
+        return [client.wallet().subscribe(on_next=self._on_wallet, on_error=self._on_profile_error)]
 
     def _on_wallet(self, item: Mapping[str, Any]) -> None:
         self.last_profile = profile_from_wallet(item)
@@ -98,6 +99,8 @@ class Account:
         ]
 
     def _on_order(self, item: Mapping[str, Any]) -> None:
+        if is_snapshot_row(item):
+            return  # an order already open at subscribe time is state, not news
         note = notification_from_order(item)
         if note is not None:
             self.notifications.emit(note)

@@ -119,6 +119,9 @@ def _serve_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="symbols for /symbols as CATEGORY:SYMBOL,... (default: "
                              + ",".join(f"{c}:{s}" for c, s in DEFAULT_SYMBOLS) + ")")
     parser.add_argument("--seed", type=int, default=default(0), help="simulator seed (network sim)")
+    parser.add_argument("--bus", default=default(None), metavar="REDIS_URL",
+                        help="run as one replica of a set sharing one upstream through Redis, e.g. "
+                             "redis://127.0.0.1:6379 (see docs/scaling.md)")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False))
 
 
@@ -249,10 +252,13 @@ def _serve(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host):
         print(f"warning: binding {args.host}: the gateway is reachable from other machines; put it behind TLS",
               file=sys.stderr)
+    if args.bus and args.network == "sim":
+        print("warning: with --bus every replica needs the same upstream; --network sim gives each its own "
+              "simulator (run 'rxbybit sim' once and pass --network ws://HOST:PORT)", file=sys.stderr)
     sim_options = {"host": "127.0.0.1", "port": 0, "seed": args.seed}
     gateway = Gateway(args.network, host=args.host, port=args.port, verifier=verifier, symbols=symbols,
                       sim_options=sim_options, limits=limits, allowed_origins=args.allow_origin or (),
-                      allowed_hosts=args.allow_host)
+                      allowed_hosts=args.allow_host, bus=args.bus)
 
     async def main() -> None:
         async with gateway:

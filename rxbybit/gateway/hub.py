@@ -58,13 +58,13 @@ class Hub:
     """Upstream streams of a gateway: one public client, one private client per user with keys."""
 
     def __init__(self, base_url: str | None, *, symbols: SymbolList = (), client_factory: ClientFactory | None = None,
-                 public: Bybit | None = None) -> None:
+                 public: Bybit | None = None, router_factory: Callable[[Bybit], Router] | None = None) -> None:
         if base_url is None and public is None:
             raise ValueError("give the upstream base URL (or a public client)")
         self._factory = client_factory or _default_factory
         self.base_url = base_url
         self.public = public if public is not None else self._factory(str(base_url), None)
-        self._public_router = Router(self.public)
+        self._public_router = (router_factory or Router)(self.public)  # a BusRouter for replicas
         self._users: dict[tuple[str, str], Account] = {}
         self.instruments: dict[str, frozenset[str]] = {}
         """Category -> accepted names; a category missing here is not checked (no list available)."""

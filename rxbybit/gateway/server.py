@@ -50,7 +50,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -62,10 +62,14 @@ from ..client import Bybit
 from ..protocol import topics as T
 from ..transport.ws_internals import abort, buffered_bytes, write_frame_directly
 from .auth import TokenVerifier
+from .fanout import Router
 from .hub import ClientFactory, Hub, instrument_names
 from .limits import AddressBuckets, Limits
 from .page import page_html
 from .session import Session
+
+if TYPE_CHECKING:
+    from .bus import BusRouter
 
 log = logging.getLogger("rxbybit.gateway")
 
@@ -136,6 +140,7 @@ class Gateway:
         recheck_interval: float = 5.0,
         instruments: Mapping[str, Sequence[str]] | None = None,
         instruments_refresh: float = 3600.0,
+        bus: str | None = None,
     ) -> None:
         self.network = network
         self.host = host
@@ -146,6 +151,9 @@ class Gateway:
         self._factory = client_factory
         self._sim_options = dict(sim_options or {"host": "127.0.0.1", "port": 0})
         self.hub: Hub | None = None
+        self.bus_url = bus
+        """``redis://...``: this gateway is one replica of a set sharing one upstream (``gateway.bus``)."""
+        self.bus: BusRouter | None = None
         self.sessions: set[Session] = set()
         self.allowed_origins = tuple(o.rstrip("/").lower() for o in allowed_origins)
         self.allowed_hosts = None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
@@ -195,10 +203,18 @@ class Gateway:
             if sim is None:
                 await public.close()
                 raise RuntimeError("the client for network 'sim' started no simulator")
-            self.hub = Hub(str(sim.url), symbols=self._symbols, client_factory=self._factory, public=public)
+            self.hub = Hub(str(sim.url), symbols=self._symbols, client_factory=self._factory, public=public,
+                           router_factory=self._bus_router)
         else:
-            self.hub = Hub(self.network, symbols=self._symbols, client_factory=self._factory)
+            self.hub = Hub(self.network, symbols=self._symbols, client_factory=self._factory,
+                           router_factory=self._bus_router)
         self.hub.instruments.update(await self._instrument_list())
+        if self.bus is not None:
+            try:
+                await self.bus.start()
+            except BaseException:
+                await self.close()  # Redis unreachable: let go of the upstream clients too
+                raise
         self._server = await serve(
             self._handle, self.host, self._port, process_request=self._process_request,
             max_size=self.limits.hard_max_message_bytes, compression=None, server_header="rxbybit-gateway",
@@ -209,6 +225,14 @@ class Gateway:
         log.info("gateway on %s (network %s)", self.url, self.network)
         self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep())
         return self
+
+    def _bus_router(self, public: Bybit) -> Router:
+        if self.bus_url is None:
+            return Router(public)
+        from .bus import BusRouter  # needs redis, only for replicas
+
+        self.bus = BusRouter(public, self.bus_url)
+        return self.bus
 
     async def refresh_instruments(self) -> None:
         """Read the instrument list again (new listings); a category whose read fails keeps its old list."""
@@ -284,6 +308,8 @@ class Gateway:
             self._server = None
         for session in list(self.sessions):
             session.release()
+        if self.bus is not None:
+            await self.bus.stop()
         if self.hub is not None:
             await self.hub.close()
             self.hub = None

@@ -387,7 +387,7 @@ def _decode_control(msg: dict[str, Any], frame: str | bytes | bytearray | memory
         data = msg.get("data") or {}
         ok_topics = tuple(data.get("successTopics") or ())
         fail = tuple(data.get("failTopics") or ())
-        op_name = str(op or "subscribe")
+        op_name = str(op or "")  # "": the reply names no op (option subscribe acks; see protocol.subscriptions)
         if fail and not ok_topics:
             return SubscribeFailure(op_name, f"failed topics: {', '.join(fail)}", fail[0], req_id, conn_id)
         return SubscribeAck(op_name, req_id, conn_id, ok_topics, fail)

@@ -290,6 +290,13 @@ class TradeResponse(Event):
         """``X-Bapi-Limit-Reset-Timestamp``: when the window resets (epoch ms)."""
         return _int_or_none(self.header.get("X-Bapi-Limit-Reset-Timestamp"))
 
+    def __repr__(self) -> str:  # short, like OrderAck's: never the headers
+        outcome = "ok" if self.ok else f"ret_code={self.ret_code} {self.ret_msg!r}"
+        ids = "".join(f" {name}={self.data[key]!r}" for key, name in (("orderId", "order_id"),
+                      ("orderLinkId", "order_link_id")) if isinstance(self.data, Mapping) and self.data.get(key))
+        limit = "" if self.rate_limit_remaining is None else f" limit_left={self.rate_limit_remaining}"
+        return f"TradeResponse({self.op} req_id={self.req_id!r} {outcome}{ids}{limit})"
+
 
 @dataclass(frozen=True, slots=True)
 class ServerError(Event):

@@ -254,17 +254,18 @@ def command_ack(
 
 
 def option_command_resp(
-    conn_id: str, op: str, req_id: ReqId, ok: list[str], failed: list[str]
+    conn_id: str, op: str, req_id: ReqId, ok: list[str], failed: list[str], *, unsubscribe_op: bool = True
 ) -> dict[str, Any]:
     """The option socket's ``COMMAND_RESP`` ack with per-topic success and failure lists.
 
     A subscribe ack carries no ``req_id``, ``ret_msg`` or ``op`` (observed), so a client matches it by
     its topics. ``req_id`` is accepted for symmetry and not echoed. An unsubscribe ack keeps
-    ``op: "unsubscribe"`` (unconfirmed) so the two can be told apart.
+    ``op: "unsubscribe"`` (unconfirmed); ``unsubscribe_op=False`` leaves it out like the subscribe
+    ack's (the other reading, also unconfirmed).
     """
     f: dict[str, Any] = {"success": True, "conn_id": conn_id,
                          "data": {"failTopics": failed, "successTopics": ok}, "type": "COMMAND_RESP"}
-    if op == "unsubscribe":
+    if op == "unsubscribe" and unsubscribe_op:
         f["op"] = op
     return f
 

@@ -19,6 +19,16 @@ Bybit's rules that shape the frames live here too: requests are split to the soc
 (:mod:`.limits`), an all-in-one private topic never shares a request with its categorised ones
 (:func:`.topics.may_share_request`), acks are matched by ``req_id`` or, for replies without one,
 to the oldest request of the same op, and one bad topic sinks a batch: the rest is sent again.
+
+The option socket answers with per-topic ``COMMAND_RESP`` frames that carry no ``req_id`` and, for a
+subscribe, no ``op`` (observed; whether an unsubscribe answer names its op is unconfirmed, so both
+shapes are handled). A reply that names its op settles the oldest request of that op holding the
+topic. A reply that names none (its ``op`` is ``""``) answers the topic's oldest pending request,
+*whatever its op*: a socket answers its requests in order, so that is the request it answers, and an
+op-less unsubscribe answer is never taken for a subscribe answer (which left the unsubscribe pending
+for good). As for every answer, it changes the topic's state only if it answers the topic's latest
+request; an older one is superseded. (Taking the *latest* request instead would let the failure of
+an older subscribe reject a newer one that then succeeds, leaving a topic held that nobody wants.)
 """
 
 from __future__ import annotations
@@ -184,7 +194,13 @@ class Subscriptions:
         topics idle (nothing we rely on is held).
         """
         step = Step()
-        request = self._match(failure.req_id, failure.op, failure.topic)
+        if not failure.op and not failure.req_id and failure.topic is not None:
+            # an option COMMAND_RESP listing only failed topics, naming no op: the topic's oldest request
+            request = self._take_oldest(failure.topic)
+            if request is None:  # nothing of this topic is pending: a late duplicate
+                return step.extend(self._reconcile())
+        else:
+            request = self._match(failure.req_id, failure.op, failure.topic)
         if request is None:
             if failure.already_subscribed and failure.topic is not None:
                 self._settle_topic(failure.topic, "subscribe", None, step)
@@ -221,18 +237,34 @@ class Subscriptions:
             return None
         return self._requests.pop(same_op[0].req_id)  # replies without req_id: the oldest first
 
+    def _take_oldest(self, topic: str) -> Request | None:
+        """Pop the oldest pending request holding ``topic``, whatever its op (None if there is none)."""
+        for request in self._requests.values():
+            if topic in request.topics:
+                return self._requests.pop(request.req_id)
+        return None
+
+    def _without(self, request: Request, topic: str) -> None:
+        """Take ``topic`` out of pending ``request`` (the request goes once it holds nothing)."""
+        rest = tuple(t for t in request.topics if t != topic)
+        if rest:
+            self._requests[request.req_id] = Request(request.req_id, request.op, rest, request.frame)
+        else:
+            del self._requests[request.req_id]
+
     def _answer_topic(self, topic: str, op: str, step: Step, failure: str | None) -> None:
-        """One topic of an option ``COMMAND_RESP``: take it out of its request and settle it."""
+        """One topic of an option ``COMMAND_RESP``: take it out of its request and settle it.
+
+        ``op`` is ``""`` when the reply names none: it then answers the topic's oldest pending
+        request, whatever that request's op (see the module doc)."""
         rid = None
         for request in list(self._requests.values()):
-            if topic in request.topics and request.op == op:
-                rid = request.req_id
-                rest = tuple(t for t in request.topics if t != topic)
-                if rest:
-                    self._requests[rid] = Request(rid, op, rest, request.frame)
-                else:
-                    del self._requests[rid]
+            if topic in request.topics and (not op or request.op == op):
+                rid, op = request.req_id, request.op
+                self._without(request, topic)
                 break
+        if not op:
+            return  # names no op and nothing of this topic is pending: a late duplicate
         if failure is None:
             self._settle_topic(topic, op, rid, step)
             return

@@ -56,6 +56,9 @@ class Faults:
         self.idle_limits: dict[str | None, float] = {}
         self.trade = TradeKnobs()
         """The trade-socket switches (see the ``trade_*`` methods)."""
+        self.option_unsubscribe_op = True
+        """(unconfirmed) Whether the option socket's unsubscribe ``COMMAND_RESP`` names ``op``; False
+        sends it op-less, like the subscribe ack (Bybit's shape is not known for sure)."""
 
     def _conns(self, path: str | None) -> list[Conn]:
         return [c for c in self._connections if path is None or c.path == path]

@@ -33,11 +33,14 @@ class PublicDesk:
     """
 
     def __init__(self, feeds: FeedRegistry, take_reject: Callable[[str], str | None], *,
-                 data_before_ack: float = 0.0, seed: int = 0, speed: float = 1.0) -> None:
+                 data_before_ack: float = 0.0, seed: int = 0, speed: float = 1.0,
+                 unsubscribe_op: Callable[[], bool] = lambda: True) -> None:
         if not 0.0 <= data_before_ack <= 1.0:
             raise ValueError(f"data_before_ack must be a share in [0, 1], got {data_before_ack!r}")
         self.feeds = feeds
         self.take_reject = take_reject
+        self.unsubscribe_op = unsubscribe_op
+        """(unconfirmed) Whether an option unsubscribe answer names ``op`` (``faults.option_unsubscribe_op``)."""
         self.data_before_ack = data_before_ack
         self._early = random.Random(f"data-before-ack:{seed}")
         self._ack_delay_s = EARLY_DATA_DELAY_MS / 1000 / speed
@@ -133,7 +136,8 @@ class PublicDesk:
                 self.feeds.remove_subscriber(feed, conn)
         if conn.endpoint == "option":
             conn.reply(replies.option_command_resp(conn.conn_id, "unsubscribe", req_id, removed,
-                                                   [t for t in args if t not in removed]))
+                                                   [t for t in args if t not in removed],
+                                                   unsubscribe_op=self.unsubscribe_op()))
         else:
             conn.reply(replies.command_ack(conn.endpoint, conn.conn_id, "unsubscribe", req_id))
 

@@ -90,8 +90,9 @@ class Simulator:
         """Every open client connection."""
         self.faults = Faults(self.connections, self._feeds)
         self.desk = PrivateDesk(self.engine, self.connections, self.faults.take_reject, now_ms)
-        public = PublicDesk(self._feeds, self.faults.take_reject, data_before_ack=data_before_ack, seed=seed,
-                            speed=speed)
+        faults = self.faults
+        public = PublicDesk(self._feeds, faults.take_reject, data_before_ack=data_before_ack, seed=seed,
+                            speed=speed, unsubscribe_op=lambda: faults.option_unsubscribe_op)
         trade = TradeDesk(self.engine, self.desk.route, rate_limit, self.faults.trade, self.connections)
         desks: dict[Endpoint, Desk] = {
             ep: trade if ep == "trade" else self.desk if needs_auth(ep) else public for ep in ENDPOINTS

@@ -182,3 +182,20 @@ async def test_a_frame_of_klines_with_history_opens_full(sim: Simulator) -> None
         assert df.index.is_monotonic_increasing and not df.index.has_duplicates
         assert len(df) <= 121, "the open candle is updated in place, not added again"
         frame.close()
+
+
+async def test_disposing_as_the_ack_arrives_stops_the_history_read(sim: Simulator) -> None:
+    """The observer leaves in the very iteration the ack wakes the read (Python 3.11's ``wait_for``
+    can swallow that cancel): nothing reaches it afterwards, and the read does not fail."""
+    bybit = rb.Bybit(sim.url, simulated=True)
+    seen: list[Candle] = []
+    sub = bybit.klines("BTCUSDT", "1", history=5).subscribe(seen.append)
+    (task,) = [t for t in asyncio.all_tasks() if t.get_name() == "rxbybit-history-kline.1.BTCUSDT"]
+    await bybit.wait_subscribed()  # wakes before the read does: the read is woken, not yet resumed
+    sub.dispose()
+    count = len(seen)
+    await bybit.close()
+    (outcome,) = await asyncio.gather(task, return_exceptions=True)
+    assert outcome is None or isinstance(outcome, asyncio.CancelledError), repr(outcome)
+    assert len(seen) == count, "nothing after dispose"
+    assert bybit.health_now().last_error is None

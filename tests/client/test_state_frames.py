@@ -47,6 +47,9 @@ async def test_state_frames_follow_paper_trading_on_the_simulator(sim: Simulator
         bal = frames.balances(bybit.wallet())
         assert orders.simulated and "SIMULATED" in repr(orders)
         await bybit.wait_subscribed()
+        # the balance is there from the REST snapshot; the trade below must change it through a push
+        await eventually(lambda: "USDT" in bal.df.index, what="the USDT balance from the snapshot")
+        start = bal.rows[("USDT",)]["walletBalance"]
         book = await bybit.orderbook("BTCUSDT", depth=50).pipe(rx_ops.take(1))
         assert book.best_bid is not None
         ack = await bybit.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Limit",
@@ -57,7 +60,7 @@ async def test_state_frames_follow_paper_trading_on_the_simulator(sim: Simulator
         await bybit.trade.create_order(category="linear", symbol="BTCUSDT", side="Sell", order_type="Market",
                                        qty="0.01")
         await eventually(lambda: len(pos) == 1, what="a position row")
-        await eventually(lambda: "USDT" in bal.df.index, what="a USDT balance row")
+        await eventually(lambda: bal.rows[("USDT",)]["walletBalance"] != start, what="the fee in the USDT balance")
         assert pos.df["size"].iloc[0] == 0.01
         for f in (orders, pos, bal):
             f.close()

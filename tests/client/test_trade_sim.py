@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from helpers import eventually
 
 import rxbybit as rb
+from rxbybit.client.private_state import is_snapshot_row
 from rxbybit.errors import (
     AuthenticationError,
     OrderStatusUnknownError,
@@ -29,18 +30,30 @@ async def trader(sim: Simulator) -> AsyncIterator[rb.Bybit]:
         yield bybit
 
 
+def pushes(into: list[Item]) -> Callable[[Item], None]:
+    def add(row: Item) -> None:
+        if not is_snapshot_row(row):
+            into.append(row)
+
+    return add
+
+
 class Private:
-    """Collects the private streams and waits until Bybit has confirmed the subscriptions."""
+    """Collects the pushes of the private streams and waits until Bybit has confirmed the subscriptions.
+
+    The rows a REST snapshot starts a stream with are state, not pushes: they are left out, so
+    "a wallet push" means one the exchange sent.
+    """
 
     def __init__(self, bybit: rb.Bybit) -> None:
         self.orders: list[Item] = []
         self.executions: list[Item] = []
         self.positions: list[Item] = []
         self.wallet: list[Item] = []
-        bybit.orders().subscribe(self.orders.append)
-        bybit.executions().subscribe(self.executions.append)
-        bybit.positions().subscribe(self.positions.append)
-        bybit.wallet().subscribe(self.wallet.append)
+        bybit.orders().subscribe(pushes(self.orders))
+        bybit.executions().subscribe(pushes(self.executions))
+        bybit.positions().subscribe(pushes(self.positions))
+        bybit.wallet().subscribe(pushes(self.wallet))
         self._bybit = bybit
 
     async def ready(self) -> None:

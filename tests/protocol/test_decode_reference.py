@@ -64,7 +64,11 @@ def test_three_success_ack_shapes_and_option_lists() -> None:
     assert isinstance(unsub, SubscribeAck) and unsub.op == "unsubscribe"
     option = decode('{"success": true, "conn_id": "aa01", "data": {"failTopics": [], "successTopics": '
                     '["orderbook.100.BTC-6JAN23-18000-C"]}, "type": "COMMAND_RESP"}')
-    assert option == SubscribeAck("subscribe", None, "aa01", ("orderbook.100.BTC-6JAN23-18000-C",), ())
+    # no op in the reply: op "" (the subscription machine matches it to the topic's request, whatever its op)
+    assert option == SubscribeAck("", None, "aa01", ("orderbook.100.BTC-6JAN23-18000-C",), ())
+    named = decode('{"success": true, "conn_id": "aa01", "op": "unsubscribe", "data": {"failTopics": [], '
+                   '"successTopics": ["orderbook.100.BTC-6JAN23-18000-C"]}, "type": "COMMAND_RESP"}')
+    assert isinstance(named, SubscribeAck) and named.op == "unsubscribe"
 
 
 def test_option_command_resp_partial_and_full_failure() -> None:
@@ -73,7 +77,7 @@ def test_option_command_resp_partial_and_full_failure() -> None:
     assert isinstance(partial, SubscribeAck) and partial.fail_topics == ("tickers.NOPE",)
     failed = decode('{"success":true,"conn_id":"x","data":{"failTopics":["tickers.NOPE"],"successTopics":[]},'
                     '"type":"COMMAND_RESP"}')
-    assert isinstance(failed, SubscribeFailure) and failed.topic == "tickers.NOPE"
+    assert isinstance(failed, SubscribeFailure) and failed.topic == "tickers.NOPE" and failed.op == ""
 
 
 @pytest.mark.parametrize(
@@ -131,6 +135,12 @@ def test_trade_response_with_rate_limit_headers() -> None:
     assert isinstance(ev, TradeResponse) and ev.ok and ev.req_id == "test-005" and ev.op == "order.create"
     assert (ev.rate_limit, ev.rate_limit_remaining, ev.rate_limit_reset_ms) == (10, 9, 1711001595208)
     assert ev.data["orderId"] == "a4c1718e-fe53-4659-a118-1f6ecce04ad9"
+    # a short repr like OrderAck's: no headers (trace ids, timestamps), no connection id
+    assert repr(ev) == ("TradeResponse(order.create req_id='test-005' ok "
+                        "order_id='a4c1718e-fe53-4659-a118-1f6ecce04ad9' limit_left=9)")
+    refused = decode('{"reqId":"r2","retCode":10001,"retMsg":"params error","op":"order.cancel","data":{},'
+                     '"retExtInfo":{},"header":{"Traceid":"t"},"connId":"c"}')
+    assert repr(refused) == "TradeResponse(order.cancel req_id='r2' ret_code=10001 'params error')"
 
 
 def test_batch_response_items_and_errors() -> None:

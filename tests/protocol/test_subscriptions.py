@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -112,6 +113,81 @@ def test_option_command_resp_settles_each_topic_alone() -> None:
     assert subs.pending == () and frame["op"] == "subscribe"
 
 
+OPT_A = "tickers.BTC-1JAN27-1-C"
+OPT_B = "tickers.BTC-1JAN27-2-C"
+
+
+def option_resp(op: str, ok: list[str], failed: list[str] = [], *,  # noqa: B006 (read only)
+                unsubscribe_op: bool = True) -> SubscribeAck | SubscribeFailure:
+    event = decode(json.dumps(replies.option_command_resp("c", op, replies.MISSING, ok, failed,
+                                                          unsubscribe_op=unsubscribe_op)))
+    assert isinstance(event, (SubscribeAck, SubscribeFailure))
+    return event
+
+
+def answer(subs: Subscriptions, event: SubscribeAck | SubscribeFailure) -> Step:
+    return subs.on_ack(event) if isinstance(event, SubscribeAck) else subs.on_failure(event)
+
+
+@pytest.mark.parametrize("unsubscribe_op", [True, False], ids=["unsub-names-op", "unsub-op-less"])
+def test_an_option_unsubscribe_is_settled_whether_or_not_its_answer_names_the_op(unsubscribe_op: bool) -> None:
+    subs = Subscriptions("option")
+    subs.connected()
+    (sub,) = sent(subs.want([OPT_A, OPT_B]))
+    assert sub["args"] == [OPT_A, OPT_B]
+    assert answer(subs, option_resp("subscribe", [OPT_A, OPT_B])).confirmed == [OPT_A, OPT_B]
+    (unsub,) = sent(subs.drop([OPT_A]))
+    assert unsub["op"] == "unsubscribe" and unsub["args"] == [OPT_A]
+    resp = option_resp("unsubscribe", [OPT_A], unsubscribe_op=unsubscribe_op)
+    assert resp.op == ("unsubscribe" if unsubscribe_op else "")
+    step = answer(subs, resp)
+    assert step.confirmed == [] and step.frames == []
+    assert subs.pending == (), "the unsubscribe is answered, not left pending"
+    assert subs.state(OPT_A) is SubState.IDLE and subs.confirmed == frozenset([OPT_B])
+    assert subs.is_settled()
+
+
+@pytest.mark.parametrize("unsubscribe_op", [True, False], ids=["unsub-names-op", "unsub-op-less"])
+def test_option_answers_in_flight_for_one_topic_are_matched_in_order(unsubscribe_op: bool) -> None:
+    """Subscribe, dispose and observe again before any answer: three requests for one topic."""
+    subs = Subscriptions("option")
+    subs.connected()
+    s1 = sent(subs.want([OPT_A]))[0]
+    u2 = sent(subs.drop([OPT_A]))[0]
+    s3 = sent(subs.want([OPT_A]))[0]
+    assert [f["op"] for f in (s1, u2, s3)] == ["subscribe", "unsubscribe", "subscribe"]
+    assert answer(subs, option_resp("subscribe", [OPT_A])).confirmed == [], "answers s1: s3 decides"
+    assert answer(subs, option_resp("unsubscribe", [OPT_A], unsubscribe_op=unsubscribe_op)).confirmed == []
+    assert subs.state(OPT_A) is SubState.SUBSCRIBING
+    assert answer(subs, option_resp("subscribe", [OPT_A])).confirmed == [OPT_A]
+    assert subs.is_settled()
+
+
+def test_an_op_less_failure_of_an_older_subscribe_does_not_reject_the_newer_one() -> None:
+    subs = Subscriptions("option")
+    subs.connected()
+    sent(subs.want([OPT_A]))
+    sent(subs.drop([OPT_A]))
+    sent(subs.want([OPT_A]))
+    first = option_resp("subscribe", [], [OPT_A])  # s1 refused (e.g. a limit at that moment)
+    assert isinstance(first, SubscribeFailure) and first.op == ""
+    assert subs.on_failure(first).rejected == []
+    second = option_resp("unsubscribe", [], [OPT_A], unsubscribe_op=False)  # nothing to unsubscribe
+    assert answer(subs, second).rejected == []
+    assert answer(subs, option_resp("subscribe", [OPT_A])).confirmed == [OPT_A]
+    assert subs.wanted == (OPT_A,) and subs.is_settled()
+
+
+def test_a_late_op_less_answer_with_nothing_pending_changes_nothing() -> None:
+    subs = Subscriptions("option")
+    subs.connected()
+    sent(subs.want([OPT_A]))
+    answer(subs, option_resp("subscribe", [OPT_A]))
+    assert answer(subs, option_resp("subscribe", [OPT_A])).confirmed == []
+    assert answer(subs, option_resp("unsubscribe", [], [OPT_A], unsubscribe_op=False)).rejected == []
+    assert subs.confirmed == frozenset([OPT_A]) and subs.is_settled()
+
+
 def test_already_subscribed_counts_as_confirmed() -> None:
     subs = Subscriptions("linear")
     subs.connected()
@@ -182,6 +258,10 @@ class Exchange:
     already held topic fails whole, naming that topic."""
 
     with_ids: bool
+    option: bool = False
+    """Answer like the option socket: per-topic ``COMMAND_RESP`` lists, no ``req_id``, no ``op`` on subscribe."""
+    unsubscribe_op: bool = True
+    """Option socket only: whether an unsubscribe answer names its op (unconfirmed either way)."""
     held: set[str] = field(default_factory=set)
     to_server: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     to_client: deque[Any] = field(default_factory=deque)
@@ -197,6 +277,9 @@ class Exchange:
     def serve_one(self) -> None:
         number, frame = self.to_server.popleft()
         args = frame["args"]
+        if self.option:
+            self._serve_option(number, frame["op"], args)
+            return
         if frame["op"] == "unsubscribe":
             self.held.difference_update(args)
             self.to_client.append(ack(frame, with_id=self.with_ids))
@@ -212,6 +295,19 @@ class Exchange:
         for t in args:
             self.snapshot_from[t] = number  # a fresh subscription: Bybit sends a snapshot
         self.to_client.append(ack(frame, with_id=self.with_ids))
+
+    def _serve_option(self, number: int, op: str, args: list[str]) -> None:
+        """The option socket takes what it can and lists the rest as failed (a held topic, too)."""
+        if op == "unsubscribe":
+            ok = [t for t in args if t in self.held]
+            self.held.difference_update(ok)
+        else:
+            ok = [t for t in args if t not in BAD and t not in self.held]
+            self.held.update(ok)
+            for t in ok:
+                self.snapshot_from[t] = number
+        self.to_client.append(option_resp(op, ok, [t for t in args if t not in ok],
+                                          unsubscribe_op=self.unsubscribe_op))
 
     def reply_one(self, subs: Subscriptions) -> Step:
         event = self.to_client.popleft()
@@ -240,8 +336,21 @@ ops = st.one_of(
 @example(False, [("want", TOPICS[0]), ("want", TOPICS[3]), ("serve", ""), ("drop", TOPICS[0]), ("serve", ""),
                  ("reply", ""), ("want", TOPICS[0])])
 def test_the_exchange_converges_to_what_is_wanted(with_ids: bool, script: list[tuple[str, str]]) -> None:
-    subs = Subscriptions("linear")
-    ex = Exchange(with_ids)
+    converges(Subscriptions("linear"), Exchange(with_ids), script)
+
+
+@given(st.booleans(), st.lists(ops, max_size=60))
+@example(False, [("want", TOPICS[0]), ("serve", ""), ("reply", ""), ("drop", TOPICS[0]), ("serve", ""),
+                 ("reply", "")])
+@example(False, [("want", TOPICS[0]), ("drop", TOPICS[0]), ("want", TOPICS[0]), ("want", TOPICS[3]),
+                 ("drop", TOPICS[3]), ("want", TOPICS[3]), ("refresh", TOPICS[0])])
+def test_the_option_exchange_converges_whether_or_not_unsubscribe_answers_name_their_op(
+        unsubscribe_op: bool, script: list[tuple[str, str]]) -> None:
+    converges(Subscriptions("option"), Exchange(False, option=True, unsubscribe_op=unsubscribe_op), script)
+
+
+def converges(subs: Subscriptions, ex: Exchange, script: list[tuple[str, str]]) -> None:
+    """Play ``script`` against ``ex``, answer everything, and check the exchange holds what is wanted."""
     ex.send(subs.connected())
     wanted: set[str] = set()
     rejected: set[str] = set()

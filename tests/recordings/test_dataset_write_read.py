@@ -106,6 +106,7 @@ def test_files_rotate_by_size_and_every_row_is_kept(tmp_path: Path) -> None:
     with DatasetWriter(tmp_path, max_file_bytes=4_000, row_group_rows=20) as w:
         for i in range(400):
             w.write(LINEAR, trade_frame(i), (T0 + i) / 1000)
+        w.wait()
         sealed_while_running = len(w.files)
     assert sealed_while_running >= 3
     files = list(tmp_path.rglob("*.parquet"))
@@ -120,6 +121,7 @@ def test_files_rotate_by_time_and_by_day(tmp_path: Path) -> None:
     for i in range(30):  # one frame a second: a file closes every ~10 s
         now[0] = T0 / 1000 + i
         w.write(LINEAR, trade_frame(i), now[0])
+    w.wait()
     assert len(w.files) >= 2
     day2 = T0 + 86_400_000
     now[0] = day2 / 1000
@@ -173,3 +175,80 @@ def test_bad_queries_say_what_was_wrong(tmp_path: Path) -> None:
         ds.trades("../BTC")
     with pytest.raises(ValueError, match="interval"):
         ds.klines("BTCUSDT", "7")
+
+
+def test_the_summary_command_queries_the_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rxbybit.recordings.__main__ import main
+
+    _write_sample(tmp_path, 6)
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "orderbook.50 BTCUSDT" in out and "publicTrade BTCUSDT" in out
+    assert "last trades of BTCUSDT (12 in all)" in out and "60005.1" in out
+    assert main([str(tmp_path / "nothing")]) == 1
+
+
+def test_parquet_is_written_off_the_callers_thread_and_failures_surface(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import rxbybit.recordings.writer as writer_module
+
+    threads: set[str] = set()
+    real = writer_module.pq.ParquetWriter
+
+    class Spy(real):  # type: ignore[misc,valid-type]
+        def write_table(self, *args: object, **kwargs: object) -> None:
+            threads.add(threading.current_thread().name)
+            super().write_table(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module.pq, "ParquetWriter", Spy)
+    with DatasetWriter(tmp_path / "ok", row_group_rows=10) as w:
+        for i in range(50):
+            w.write(LINEAR, trade_frame(i), (T0 + i) / 1000)
+    assert threads and threading.current_thread().name not in threads
+    assert len(rb.dataset(tmp_path / "ok").trades("BTCUSDT")) == 100
+
+    class Full(real):  # type: ignore[misc,valid-type]
+        def write_table(self, *args: object, **kwargs: object) -> None:
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(writer_module.pq, "ParquetWriter", Full)
+    w = DatasetWriter(tmp_path / "full", row_group_rows=10)
+    with pytest.raises(OSError, match="No space left"):
+        for i in range(50):
+            w.write(LINEAR, trade_frame(i), (T0 + i) / 1000)
+        w.close()
+    with pytest.raises(OSError, match="No space left"):
+        w.close()  # still failing, and the writer thread is stopped all the same
+    assert w.closed
+
+
+def test_a_failure_seen_first_by_close_is_raised_by_every_later_call(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whichever call sees a failed background write first (a write, or close on a loaded machine), the
+    writer stays failed: close raises it again, and a write after it raises it instead of buffering on."""
+    import threading
+
+    import rxbybit.recordings.writer as writer_module
+
+    gate = threading.Event()
+    real = writer_module.pq.ParquetWriter
+
+    class SlowFull(real):  # type: ignore[misc,valid-type]
+        def write_table(self, *args: object, **kwargs: object) -> None:
+            gate.wait(30)  # held until every write has returned: only close can see the failure
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(writer_module.pq, "ParquetWriter", SlowFull)
+    w = DatasetWriter(tmp_path / "full", row_group_rows=10)
+    for i in range(20):
+        w.write(LINEAR, trade_frame(i), (T0 + i) / 1000)
+    gate.set()
+    with pytest.raises(OSError, match="No space left"):
+        w.close()
+    with pytest.raises(OSError, match="No space left"):
+        w.close()
+    with pytest.raises(OSError, match="No space left"):
+        w.write(LINEAR, trade_frame(99), (T0 + 99) / 1000)
+    assert w.closed
