@@ -36,6 +36,9 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("hostile", "bench_gateway_hostile.py", [], ["--connections", "50", "--requests", "5000", "--names", "2000"]),
     ("chaos", "bench_chaos.py", [], ["--seconds", "60"]),
     ("rest", "bench_rest.py", [], ["--n", "200"]),
+    ("dataset", "bench_dataset.py", [], ["--trades", "40000", "--deltas", "20000"]),
+    ("replicas", "bench_replicas.py", [], ["--clients", "300", "--seconds", "5", "--rounds", "1", "--failovers", "1"]),
+    ("tables", "bench_tables.py", [], ["--seconds", "3"]),
 ]
 
 
