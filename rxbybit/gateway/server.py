@@ -60,7 +60,7 @@ from websockets.protocol import State
 
 from ..client import Bybit
 from ..protocol import topics as T
-from ..transport.ws_internals import abort, buffered_bytes, write_frame_directly
+from ..transport.ws_internals import abort, buffered_bytes, is_open, write_frame_directly
 from .auth import TokenVerifier
 from .fanout import Router
 from .hub import ClientFactory, Hub, instrument_names
@@ -96,12 +96,14 @@ class _WsOutbox:
         self._closing: asyncio.Task[None] | None = None
 
     def send(self, data: str | bytes) -> None:
-        broadcast((self.ws,), data, text=True)
+        """Write one frame now; nothing once the connection is going away (its session is ending)."""
+        if is_open(self.ws):
+            broadcast((self.ws,), data, text=True)
 
     def send_wire(self, data: bytes, wire: bytes) -> None:
         """Write the pre-encoded frame straight to the socket (fan-out fast path), else as ``send``."""
         if not write_frame_directly(self.ws, wire):
-            broadcast((self.ws,), data, text=True)
+            self.send(data)
 
     def buffered(self) -> int:
         return buffered_bytes(self.ws)

@@ -80,3 +80,35 @@ async def test_the_server_side_helpers_write_count_swallow_pongs_and_abort() -> 
             assert client.close_code == 1006  # dropped without a close frame, as a real outage
             assert wsi.buffered_bytes(ws) == 0 and not wsi.is_open(ws)
             assert not wsi.write_frame_directly(ws, wsi.text_frame(b"late"))  # closed: the caller falls back
+
+
+async def test_nothing_is_written_into_a_socket_that_is_already_going_away(caplog: object) -> None:
+    """A fan-out loop writes many frames in one loop iteration; once the peer's TCP connection is gone
+    (aborted, reset) and before websockets has noticed, the helpers must write nothing: asyncio counts
+    each such write and, from the fifth, logs "socket.send() raised exception." for every frame."""
+    import logging
+
+    import pytest
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    opened: asyncio.Queue[ServerConnection] = asyncio.Queue()
+
+    async def handler(ws: ServerConnection) -> None:
+        await opened.put(ws)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", ping_interval=None, compression=None) as client:
+            ws = await asyncio.wait_for(opened.get(), scaled(5))
+            assert ws.transport is not None
+            with caplog.at_level(logging.WARNING, logger="asyncio"):
+                ws.transport.abort()  # the connection is lost; websockets hears of it on a later iteration
+                assert ws.protocol.state.name == "OPEN"  # ... so its state still says OPEN here,
+                assert not wsi.is_open(ws)  # ... but the helpers know better
+                frame = wsi.text_frame(b"late")
+                assert not any([wsi.write_frame_directly(ws, frame) for _ in range(20)])
+                for _ in range(20):
+                    wsi.write_text_now(ws, b"late")
+                await asyncio.wait_for(client.wait_closed(), scaled(5))
+            assert "socket.send() raised exception" not in caplog.text
