@@ -101,7 +101,7 @@ class Replay:
         lo, hi = check_window(start, end)
         self.source = source
         records: list[Recorded] = (
-            [r for r in source if isinstance(r, Recorded)]
+            sorted((r for r in source if isinstance(r, Recorded)), key=lambda r: r.t)  # stable: keeps lead-ins first
             if isinstance(source, list) and all(isinstance(r, Recorded) for r in source)
             else load_recording(source)  # type: ignore[arg-type]  # a path or JSONL lines
         )
