@@ -107,7 +107,7 @@ class Replay:
         )
         where = f"the recording {str(source)!r}" if isinstance(source, str | Path) else "the recording"
         self.records: list[Recorded] = window(records, lo, hi, where)
-        """The frames to play, oldest first (a window's lead-ins first, see :func:`replay`)."""
+        """The frames to play, oldest first (a window's folded lead-in snapshots first, see :func:`replay`)."""
         self.window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (lo, hi)
         """``(start, end)`` of the window as UTC timestamps (None: the recording's own beginning/end)."""
         self.speed = speed
@@ -215,10 +215,10 @@ def replay(source: RecordingSource, *, speed: float = 1.0, start: TimeLike = Non
         speed: 1 plays in recorded time, 10 ten times faster, 0 as fast as possible.
         start: play only frames received at or after this time: a datetime or pandas Timestamp
             (naive means UTC), ISO text, or epoch milliseconds (as ``rb.dataset(...).trades`` takes).
-            A topic sent as snapshot + deltas (order books) that would begin with a delta starts
-            from its last snapshot before ``start`` instead: that snapshot and its deltas up to
-            ``start`` are sent at once first, so every book shown equals the recorded book at its
-            ``u`` (:mod:`rxbybit.recordings.window`).
+            A topic sent as snapshot + deltas (order books, tickers) that would begin with a delta
+            starts from its last snapshot before ``start`` instead, with its deltas up to ``start``
+            folded in: one snapshot at the last ``u`` before ``start``, sent first. Every book shown
+            equals the recorded book at its ``u`` (:mod:`rxbybit.recordings.window`).
         end: play only frames received before this time (same types).
         paused: True holds the playback until ``await replay.start()``.
 

@@ -112,8 +112,8 @@ class Dataset:
         """Every frame received in ``start <= t < end``, ready to replay with books exact from the start.
 
         A topic sent as snapshot + deltas whose first frame in the window is a delta gets a lead-in:
-        its last snapshot before ``start`` and its deltas up to ``start`` (see
-        :mod:`rxbybit.recordings.window`). DuckDB filters by receive time and prunes dates.
+        its last snapshot before ``start`` with its deltas up to ``start`` folded in, as one snapshot
+        (see :mod:`rxbybit.recordings.window`). DuckDB filters by receive time and prunes dates.
 
         Raises:
             ValueError: a bound is not a time, ``end <= start``, or the window holds no frame (the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +18,9 @@ from reactivex import operators as ops
 from recording_frames import LINEAR, T0, book_frame, trade_frame
 
 import rxbybit as rb
+from rxbybit.protocol.book import OrderBook
+from rxbybit.protocol.decode import decode
+from rxbybit.protocol.events import BookUpdate
 from rxbybit.protocol.json_codec import dumps
 from rxbybit.recordings import DatasetWriter
 from rxbybit.sim import Simulator
@@ -112,19 +116,49 @@ def test_a_window_without_frames_names_itself_and_the_recordings_span(tmp_path: 
         rb.replay(source, start=False)
 
 
+def _fold(frames: list[str]) -> OrderBook:
+    book = OrderBook("BTCUSDT", 50)
+    for f in frames:
+        update = decode(f)
+        assert isinstance(update, BookUpdate)
+        book.apply(update)
+    return book
+
+
 @pytest.mark.parametrize("kind", SOURCES)
 def test_a_book_window_starts_from_the_last_snapshot_before_start(tmp_path: Path, kind: str) -> None:
-    """Lead-in: the last snapshot before ``start`` (not an earlier one) and its deltas up to ``start``,
-    timed at the window's first frame; trades before ``start`` stay out."""
+    """Lead-in: the last snapshot before ``start`` (not an earlier one) with its deltas up to ``start``
+    folded into one snapshot, timed at the window's first frame; trades before ``start`` stay out."""
     frames = [book_frame(1, snapshot=True), book_frame(2), trade_frame(2), book_frame(3),
               book_frame(10, snapshot=True), book_frame(11), trade_frame(6), book_frame(12),
               book_frame(13), trade_frame(9), book_frame(14)]
     source = SOURCES[kind](tmp_path, [(_at(i), f) for i, f in enumerate(frames)])
     replay = rb.replay(source, start=_ms(8), end=_ms(11))
-    assert [r.frame for r in replay.records] == [frames[i] for i in (4, 5, 7, 8, 9, 10)]
-    assert [r.t for r in replay.records] == [_at(8)] * 4 + [_at(9), _at(10)]
+    assert [r.frame for r in replay.records[1:]] == [frames[i] for i in (8, 9, 10)]
+    assert [r.t for r in replay.records] == [_at(8), _at(8), _at(9), _at(10)]
+    lead = decode(replay.records[0].frame)
+    want = _fold([frames[4], frames[5], frames[7]])
+    assert isinstance(lead, BookUpdate) and lead.snapshot and (lead.u, lead.seq, lead.ts) == (12, 512, want.ts)
+    got = _fold([replay.records[0].frame])
+    assert (got.bids(), got.asks()) == (want.bids(), want.asks()) and len(want.bids()) == 3
     # a window starting at a snapshot needs no lead-in
     assert [r.frame for r in rb.replay(source, start=_ms(4)).records] == frames[4:]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_a_ticker_lead_in_merges_the_recorded_fields(tmp_path: Path, kind: str) -> None:
+    def ticker(n: int, snapshot: bool, **fields: str) -> str:
+        return dumps({"topic": "tickers.BTCUSDT", "type": "snapshot" if snapshot else "delta", "ts": _ms(n), "cs": n,
+                      "data": {"symbol": "BTCUSDT", **fields}})
+
+    frames = [ticker(0, True, lastPrice="100.10", markPrice="100.00", volume24h="5"),
+              ticker(1, False, lastPrice="100.20"), ticker(2, False, markPrice="100.30"),
+              ticker(3, False, volume24h="6")]
+    source = SOURCES[kind](tmp_path, [(_at(i), f) for i, f in enumerate(frames)])
+    first = rb.replay(source, start=_ms(3)).records[0]
+    assert json.loads(first.frame) == {"topic": "tickers.BTCUSDT", "type": "snapshot", "ts": _ms(2), "cs": 2,
+                                       "data": {"symbol": "BTCUSDT", "lastPrice": "100.20", "markPrice": "100.30",
+                                                "volume24h": "5"}}
 
 
 @pytest.mark.parametrize("kind", SOURCES)
@@ -161,12 +195,12 @@ async def test_every_book_of_a_windowed_replay_equals_the_recorded_book_at_its_u
                            end=dt.datetime.fromtimestamp(end, dt.UTC), speed=0)
         async with rb.Bybit(network=replay) as bybit:
             views = await asyncio.wait_for(bybit.orderbook("BTCUSDT", depth=50).pipe(ops.to_list()), scaled(30))
-        assert [v.u for v in views] == [v.u for v in live[:60]], kind  # snapshot, lead-in, then the window
+        # one folded snapshot at the last u before start, then the window: no book from before start
+        assert [v.u for v in views] == [v.u for v in live[29:60]], kind
         for v in views:
             assert (v.bids(), v.asks()) == recorded[v.u], (kind, v.u)
-        # the lead-in (the snapshot and 29 deltas) is sent at once, with the window's first frame
-        assert [r.frame for r in replay.records[:31]] == [r.frame for r in book[:31]]
-        assert {r.t for r in replay.records[:31]} == {start}
+        assert [r.frame for r in replay.records[1:31]] == [r.frame for r in book[30:60]]
+        assert replay.records[0].t == start and '"snapshot"' in replay.records[0].frame
 
 
 def test_a_jsonl_window_needs_neither_duckdb_nor_the_dataset_reader(tmp_path: Path) -> None:
