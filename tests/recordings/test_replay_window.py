@@ -214,3 +214,22 @@ def test_a_jsonl_window_needs_neither_duckdb_nor_the_dataset_reader(tmp_path: Pa
     done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, timeout=scaled(60))
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_a_gap_in_u_before_start_starts_the_book_at_its_next_snapshot(tmp_path: Path, kind: str) -> None:
+    """A lead-in with a missing ``u`` cannot be folded into a true book: the window waits for a snapshot."""
+    frames = [book_frame(1, snapshot=True), book_frame(2), book_frame(4), book_frame(5),
+              book_frame(6, snapshot=True), book_frame(7)]
+    source = SOURCES[kind](tmp_path, [(_at(i), f) for i, f in enumerate(frames)])
+    assert [r.frame for r in rb.replay(source, start=_ms(3)).records] == frames[4:]
+
+
+def test_without_the_dataset_extra_a_dataset_says_what_to_install(tmp_path: Path) -> None:
+    code = ("import sys\nsys.modules['duckdb'] = None\nimport rxbybit as rb\n"
+            "r = rb.replay([], start=None)\n"  # JSONL-side replay still works
+            "try:\n    rb.dataset('x')\nexcept ModuleNotFoundError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=scaled(60))
+    assert done.returncode == 0, done.stderr
+    assert "Parquet datasets need pyarrow and duckdb (duckdb is missing): pip install 'rxbybit[dataset]'" in done.stdout
