@@ -63,9 +63,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check rxbybit tests bench
 	$(BIN)/mypy
 
+# Every benchmark, one after the other, then one table of ratios (BENCH_ARGS=--quick: smaller runs).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' || true
-	$(BIN)/python bench/bench_protocol.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--before", type=Path, help="a directory holding an older rxbybit package")
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
@@ -81,6 +82,15 @@ def main() -> None:
         untyped = {k: v for k, v in outcomes.items() if k.startswith("untyped")}
         if untyped:
             print(f"         untyped failures: {untyped}")
+    if args.results:  # the one table of `make bench` (bench/run_all.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _report import record
+
+        r = runs[-1][1]
+        record(args.results, "chaos", f"uptime over {args.seconds:.0f} s of chaos", float(r["mean_uptime"]) * 100, "%")
+        rec = r["recovery_s"]
+        if isinstance(rec, (int, float)):
+            record(args.results, "chaos", "recovery after the chaos", float(rec), "s", higher_is_better=False)
 
 
 if __name__ == "__main__":

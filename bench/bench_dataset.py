@@ -86,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trades", type=int, default=200_000, help="trade frames (1-4 trades each)")
     parser.add_argument("--deltas", type=int, default=100_000, help="book deltas (after one snapshot)")
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
     print(f"generating {args.trades:,} trade frames and {args.deltas:,} book deltas...", file=sys.stderr)
     trades, book = trade_frames(args.trades), book_frames(args.deltas)
@@ -152,6 +153,12 @@ def main() -> None:
         print(f"  book_updates()  {n_book / read_book_s:>10,.0f} rows/s  ({read_book_s:.2f} s, with level lists)")
         print(f"  1-hour window   {len(window):>10,} rows in {window_s * 1000:.0f} ms")
         print(f"  pyarrow table   {rows / arrow_s:>10,.0f} rows/s  ({arrow_s:.2f} s, every column)")
+        if args.results:  # the one table of `make bench` (bench/run_all.py)
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from _report import record
+
+            record(args.results, "dataset", "DatasetWriter frames/s / JSONL frames/s", jsonl_s / write_s, "x")
+            record(args.results, "dataset", "JSONL bytes / Parquet bytes per trade", jsonl_trade / tb, "x")
 
 
 if __name__ == "__main__":

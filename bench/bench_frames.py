@@ -20,8 +20,10 @@ import argparse
 import asyncio
 import gc
 import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import ipywidgets
 import numpy as np
@@ -63,6 +65,10 @@ def columns(n: int, start: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return ts, {"price": 60_000 + rng.normal(0, 5, n), "size": rng.random(n), "side": side}
 
 
+ROWS: list[tuple[str, float, str, float | None, bool]] = []
+"""Headline rows for ``--results``: what, value, unit, target, higher is better."""
+
+
 def bench_ingest(batch: int, total: int) -> None:
     ts, cols = columns(batch)
 
@@ -84,6 +90,7 @@ def bench_ingest(batch: int, total: int) -> None:
     print(f"[ingest batched] {total / t_live / 1e6:8.2f} M rows/s  (batches of {batch:,}; "
           f"numpy copy baseline {total / t_base / 1e6:.2f} M rows/s; ratio {t_live / t_base:.2f}x the baseline time)"
           f"  target >= 1 M rows/s: {'OK' if total / t_live >= 1e6 else 'MISSED'}")
+    ROWS.append(("batched ingest: LiveFrame time / numpy copy time", t_live / t_base, "x", None, False))
 
     n = 200_000
     trades = [Trade(T0 + i, "BTCUSDT", "Buy", 60_000.0 + i % 7, 0.01, str(i)) for i in range(n)]
@@ -102,6 +109,7 @@ def bench_ingest(batch: int, total: int) -> None:
     t_item, t_list = best_of(per_item, 3), best_of(list_baseline, 3)
     print(f"[ingest per item] {n / t_item / 1e6:7.2f} M rows/s  (Trade objects; list.append baseline "
           f"{n / t_list / 1e6:.2f} M/s; ratio {t_item / t_list:.1f}x)")
+    ROWS.append(("ingest per item: LiveFrame time / list.append time", t_item / t_list, "x", None, False))
 
 
 def bench_df(rows: int = 100_000) -> None:
@@ -123,6 +131,7 @@ def bench_df(rows: int = 100_000) -> None:
     print(f"[.df {rows:,} rows] {t_df * 1e3:8.2f} ms  (plain pandas construction {t_base * 1e3:.2f} ms; "
           f"ratio {t_df / t_base:.2f}x; cached re-read {cached * 1e6:.1f} us)"
           f"  target < 20 ms: {'OK' if t_df < 0.020 else 'MISSED'}")
+    ROWS.append((f".df of {rows:,} rows: time / plain pandas construction", t_df / t_base, "x", None, False))
 
 
 def bench_memory(total: int, batch: int = 50_000) -> None:
@@ -144,6 +153,8 @@ def bench_memory(total: int, batch: int = 50_000) -> None:
     ring1, rss1 = f.nbytes, rss_bytes()
     print(f"[memory] {done:,} rows appended with max_rows=100,000 in {elapsed:.2f} s: ring {ring0:,} -> {ring1:,} "
           f"bytes; RSS {rss0 / 1e6:.1f} -> {rss1 / 1e6:.1f} MB (ratio {rss1 / max(rss0, 1):.3f}); rows held {len(f):,}")
+    ROWS.append((f"memory: RSS after {done:,} rows / before (max_rows 100,000)", rss1 / max(rss0, 1), "x", 1.05,
+                 False))
 
 
 def bench_memory_items(total: int) -> None:
@@ -211,6 +222,7 @@ async def flood(seconds: float, rate: int, cap: float, ladders: int) -> None:
           f"(global cap {cap:.0f} renders/s; renders/cap ratio {renders / elapsed / cap:.2f}; "
           f"msgs in per message sent {received / max(sent, 1):.0f}) "
           f"{'OK' if renders / elapsed <= cap * 1.05 else 'OVER CAP'}")
+    ROWS.append(("widgets flood: renders/s / global cap", renders / elapsed / cap, "x", 1.05, False))
 
 
 def main() -> None:
@@ -221,12 +233,18 @@ def main() -> None:
     p.add_argument("--cap", type=float, default=30.0, help="global render cap for the widget flood")
     p.add_argument("--ladders", type=int, default=10, help="OrderBookLadders in the flood (4 fps each)")
     p.add_argument("--item-rows", type=int, default=1_000_000, help="Trade objects appended one by one")
+    p.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     a = p.parse_args()
     bench_ingest(batch=10_000, total=2_000_000)
     bench_df()
     bench_memory(a.rows)
     bench_memory_items(a.item_rows)
     asyncio.run(flood(a.seconds, a.rate, a.cap, a.ladders))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import record
+
+    for what, value, unit, target, higher in ROWS:
+        record(a.results, "frames", what, value, unit, target=target, higher_is_better=higher)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import statistics
 import struct
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -277,6 +278,15 @@ async def _server_main(args: argparse.Namespace) -> None:
     print(f"target (gateway p99 < 100 ms at 50 msgs/s per client): {verdict} "
           f"(p99 {g['p99_ms']:.1f} ms, {g['per_client']:.1f} msgs/s per client; the simulator publishes "
           f"{d['per_client']:.1f} msgs/s to direct clients)")
+    if args.results:  # the one table of `make bench` (bench/run_all.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _report import record
+
+        n = args.clients
+        record(args.results, "gateway", f"{n:,} clients: p99 added over direct clients", g["p99_ms"] - d["p99_ms"],
+               "ms", target=50.0, higher_is_better=False)
+        ratio = g["msgs_per_s"] / max(d["msgs_per_s"], 1e-9)
+        record(args.results, "gateway", f"{n:,} clients: gateway / direct msgs/s", ratio, "x")
 
 
 def main() -> None:
@@ -285,6 +295,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (1: 50 msgs/s on orderbook.50)")
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     parser.add_argument("--role", choices=("server", "clients", "sim"), default="server", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("direct", "gateway"), help=argparse.SUPPRESS)

@@ -234,6 +234,12 @@ async def orchestrate(args: argparse.Namespace) -> None:
               f"(x{median(name, 'p99_ms') / median('one', 'p99_ms'):.2f}), "
               f"p50 {median(name, 'p50_ms') - median('one', 'p50_ms'):+.1f} ms, per client "
               f"{median(name, 'per_client'):.1f} vs {median('one', 'per_client'):.1f} msgs/s")
+        if args.results:  # the one table of `make bench` (bench/run_all.py)
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from _report import record
+
+            what = f"{name} vs one gateway: p99 added ({args.clients:,} clients)"
+            record(args.results, "replicas", what, added, "ms", higher_is_better=False)
 
 
     if fails:
@@ -250,6 +256,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=2, help="cycles through the three setups (order alternates)")
     parser.add_argument("--failovers", type=int, default=3, help="kill -9 the leader this many times, timing it")
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     parser.add_argument("--role", choices=("main", "clients"), default="main", help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
     parser.add_argument("--offset-ms", type=float, default=0.0, help=argparse.SUPPRESS)

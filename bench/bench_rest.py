@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import sys
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 
 def _serve(pipe: Connection) -> None:
@@ -118,6 +120,7 @@ def run_pybit(url: str, n: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000)
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
@@ -141,6 +144,12 @@ def main() -> int:
         p50 = pct(values, 0.5)
         print(f"{name:>17} {len(values):>6} {p50:>8.3f} {pct(values, 0.99):>8.3f} {p50 / floor:>9.2f} "
               f"{p50 / create:>11.2f}")
+    if args.results:  # the one table of `make bench` (bench/run_all.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _report import record
+
+        rest = pct(result["rest tickers"], 0.5)
+        record(args.results, "rest", "REST tickers p50 / WS order.create p50", rest / create, "x")
     return 0
 
 

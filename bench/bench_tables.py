@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets
@@ -109,6 +111,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="seconds of feed per case")
     parser.add_argument("--rate", type=int, default=10_000, help="messages per second")
     parser.add_argument("--fps", type=int, default=4, help="renders per second")
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
     # ipydatagrid serializes the UTC index through bqplot, which warns about the time zone on every render
     warnings.filterwarnings("ignore", message="no explicit representation of timezones")
@@ -133,6 +136,14 @@ def main() -> None:
         kbps = r["bytes"] / args.seconds / 1024
         print(f"{r['case']:<28} {r['cpu_s']:>7.2f} {per_s:>12.1f} {per_render:>10.2f} {per_s / 10:>11.1f}% "
               f"{kbps:>16.1f}")
+    if args.results:  # the one table of `make bench` (bench/run_all.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _report import record
+
+        cost = {r["case"]: max(1e-9, r["cpu_s"] - base) for r in results}
+        for rows in (20, 500):
+            record(args.results, "tables", f"{rows} rows: ipydatagrid render CPU / LiveTable render CPU",
+                   cost[f"ipydatagrid {rows} rows"] / cost[f"LiveTable {rows} rows (HTML)"], "x")
 
 
 if __name__ == "__main__":

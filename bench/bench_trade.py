@@ -14,8 +14,10 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import statistics
+import sys
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 
 def _serve(pipe: Connection) -> None:
@@ -65,6 +67,7 @@ async def run(url: str, orders: int) -> dict[str, list[float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2_000)
+    parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
@@ -85,6 +88,11 @@ def main() -> int:
         print(f"{name:>8} {len(values):>6} {p50:>8.3f} {pct(values, 0.99):>8.3f} {p50 / floor:>15.2f}")
     p50 = pct(result["create"], 0.5)
     print(f"\norder.create round trip p50 {p50:.3f} ms (target < 1 ms): {'met' if p50 < 1 else 'NOT met'}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import record
+
+    record(args.results, "trade", "order.create round trip p50", p50, "ms", target=1.0, higher_is_better=False)
+    record(args.results, "trade", "order.create p50 / raw websocket ping p50", p50 / floor, "x")
     return 0
 
 

@@ -21,8 +21,9 @@ from ._schema import DTYPES, Schema, arrays_only, frame_column, infer, kind_of_a
 from .ring import ColumnRing
 from .schemas import topic_schema
 
-CHUNK = 4096
-"""Rows buffered as tuples before they are moved into the numpy ring."""
+CHUNK = 512
+"""Rows buffered as tuples before they are moved into the numpy ring (at most ``max_rows``). Small enough
+that a hundred idle tapes hold little as Python objects; 512 ingests as fast as 4096 did (measured)."""
 
 
 
@@ -169,7 +170,7 @@ class LiveFrame(LiveBase):
                     self._ring.replace_last([a[0] for a in self._schema_arrays([row])])
                 return
         self._pending.append(row)
-        if len(self._pending) >= CHUNK:
+        if len(self._pending) >= min(CHUNK, self.max_rows):  # buffered rows never outnumber the ring's
             self.flush()
 
     def append_arrays(self, ts: ArrayLike, columns: Mapping[str, ArrayLike]) -> None:

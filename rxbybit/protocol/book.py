@@ -246,15 +246,19 @@ class OrderBook(_BookReader):
         return _DELTA
 
     def _detach_bids(self) -> None:
-        if any(r() is not None for r in self._bid_views):
-            self._bid_px = self._bid_px.copy()
-            self._bid = self._bid.copy()
+        for r in self._bid_views:
+            if r() is not None:
+                self._bid_px = self._bid_px.copy()
+                self._bid = self._bid.copy()
+                break
         self._bid_views = []
 
     def _detach_asks(self) -> None:
-        if any(r() is not None for r in self._ask_views):
-            self._ask_px = self._ask_px.copy()
-            self._ask = self._ask.copy()
+        for r in self._ask_views:
+            if r() is not None:
+                self._ask_px = self._ask_px.copy()
+                self._ask = self._ask.copy()
+                break
         self._ask_views = []
 
     def view(self) -> BookView:
@@ -271,10 +275,10 @@ class OrderBook(_BookReader):
         v._ask = self._ask
         v.__class__ = BookView  # type: ignore[assignment]  # from here on, setting an attribute raises
         ref = weakref.ref(v)  # the sides are now shared with v until a later update copies them
-        self._bid_views = [r for r in self._bid_views if r() is not None]
-        self._bid_views.append(ref)
-        self._ask_views = [r for r in self._ask_views if r() is not None]
-        self._ask_views.append(ref)
+        views = self._bid_views
+        self._bid_views = [r for r in views if r() is not None] + [ref] if views else [ref]
+        views = self._ask_views
+        self._ask_views = [r for r in views if r() is not None] + [ref] if views else [ref]
         return v  # type: ignore[return-value]
 
     def clear(self) -> None:

@@ -55,25 +55,53 @@ _PEEK = 256
 def decode(frame: str | bytes | bytearray | memoryview) -> Event:
     """Decode one websocket frame into an event. Never raises."""
     if type(frame) is str:
-        if frame.startswith('{"topic":"'):  # public pushes: the topic comes first
-            j = 10
-        else:  # private pushes (``id`` first), or spaced JSON
-            i = frame.find('"topic"', 0, _PEEK)
-            j = frame.find('"', i + 7, i + 12) + 1 if i >= 0 else 0  # the value's opening quote
-        k = frame.find('"', j, j + _PEEK)
-        if 0 < j < k:
-            topic = frame[j:k]
-            fast = _fast_cache.get(topic)
-            if fast is None:
-                fast = _fast_for(topic)
-            if fast is not _no_fast:
-                try:
-                    event = fast(frame, topic)
-                except Exception:  # the types did not fit: the general path says what is wrong
-                    event = None
-                if event is not None:
-                    return event
-    return _decode_general(frame)
+        event = _fast_text(frame)
+    elif type(frame) is bytes or type(frame) is bytearray:  # websockets hands frames over as bytearray
+        event = _fast_bytes(frame)
+    else:
+        event = None
+    return _decode_general(frame) if event is None else event
+
+
+def _fast_text(frame: str) -> Event | None:
+    """The fast path for a text frame; None sends it to the general path."""
+    if frame.startswith('{"topic":"'):  # public pushes: the topic comes first
+        j = 10
+    else:  # private pushes (``id`` first), or spaced JSON
+        i = frame.find('"topic"', 0, _PEEK)
+        j = frame.find('"', i + 7, i + 12) + 1 if i >= 0 else 0  # the value's opening quote
+    k = frame.find('"', j, j + _PEEK)
+    if not 0 < j < k:
+        return None
+    topic = frame[j:k]
+    fast = _fast_cache.get(topic)
+    if fast is None:
+        fast = _fast_for(topic)
+    try:
+        return fast(frame, topic)
+    except Exception:  # the types did not fit: the general path says what is wrong
+        return None
+
+
+def _fast_bytes(frame: bytes | bytearray) -> Event | None:
+    """The fast path for a frame as bytes (the client's socket hands over a bytearray)."""
+    if frame.startswith(b'{"topic":"'):
+        j = 10
+    else:
+        i = frame.find(b'"topic"', 0, _PEEK)
+        j = frame.find(b'"', i + 7, i + 12) + 1 if i >= 0 else 0
+    k = frame.find(b'"', j, j + _PEEK)
+    if not 0 < j < k:
+        return None
+    raw_topic = bytes(frame[j:k])
+    entry = _fast_bytes_cache.get(raw_topic)
+    if entry is None:
+        entry = _fast_bytes_for(raw_topic)
+    topic, fast = entry
+    try:
+        return fast(frame, topic)
+    except Exception:
+        return None
 
 
 def _decode_general(frame: str | bytes | bytearray | memoryview) -> Event:
@@ -406,7 +434,7 @@ def _int_or_none(value: Any) -> int | None:
 # ``strict=False`` a numeric string such as "65000.1" becomes the float (or int) the field asks
 # for. A frame these types do not fit raises inside msgspec and takes the general path instead.
 
-_Fast = Callable[[str, str], Event | None]
+_Fast = Callable[[str | bytes | bytearray, str], Event | None]
 """Reads one frame of a known topic; None (or an exception) sends it to the general path."""
 
 
@@ -467,7 +495,7 @@ _read_private = msgspec.json.Decoder(_PrivateFrame, strict=False).decode
 
 
 def _book_reader(depth: int) -> _Fast:
-    def read(frame: str, topic: str) -> Event | None:
+    def read(frame: str | bytes | bytearray, topic: str) -> Event | None:
         m = _read_book(frame)
         kind = m.type
         if m.topic != topic or (kind != "delta" and kind != "snapshot"):
@@ -478,14 +506,14 @@ def _book_reader(depth: int) -> _Fast:
     return read
 
 
-def _fast_trades(frame: str, topic: str) -> Event | None:
+def _fast_trades(frame: str | bytes | bytearray, topic: str) -> Event | None:
     m = _read_trades(frame)
     if m.topic != topic:
         return None
     return Trades(topic, m.ts, tuple([new_trade(t.T, t.s, t.S, t.p, t.v, t.i, t.L, t.BT, t.seq) for t in m.data]))
 
 
-def _fast_tickers(frame: str, topic: str) -> Event | None:
+def _fast_tickers(frame: str | bytes | bytearray, topic: str) -> Event | None:
     m = _read_ticker(frame)
     data = m.data
     if m.topic != topic or "symbol" not in data:  # spot v3 tickers (letter fields) take the general path
@@ -494,7 +522,7 @@ def _fast_tickers(frame: str, topic: str) -> Event | None:
 
 
 def _private_reader(kind: str, order: bool) -> _Fast:
-    def read(frame: str, topic: str) -> Event | None:
+    def read(frame: str | bytes | bytearray, topic: str) -> Event | None:
         m = _read_private(frame)
         items = m.data
         if m.topic != topic or (order and (isinstance(m.ts, str) or any("e" in x for x in items))):
@@ -504,13 +532,31 @@ def _private_reader(kind: str, order: bool) -> _Fast:
     return read
 
 
-def _no_fast(frame: str, topic: str) -> Event | None:
+def _no_fast(frame: str | bytes | bytearray, topic: str) -> Event | None:
     return None
 
 
 _FAST_PRIVATE = frozenset(("order", "execution", "position", "wallet", "greeks", "dcp"))
 _fast_cache: dict[str, _Fast] = {}
 """Topic text -> its fast reader (``_no_fast`` when the topic has none)."""
+
+
+_fast_bytes_cache: dict[bytes, tuple[str, _Fast]] = {}
+"""The same for frames that arrive as bytes: topic bytes -> (topic text, fast reader)."""
+
+
+def _fast_bytes_for(raw_topic: bytes) -> tuple[str, _Fast]:
+    """The topic text and fast reader for a topic first seen in a bytes frame (cached)."""
+    try:
+        topic = raw_topic.decode()
+    except UnicodeDecodeError:
+        entry: tuple[str, _Fast] = ("", _no_fast)
+    else:
+        entry = (topic, _fast_cache.get(topic) or _fast_for(topic))
+    if len(_fast_bytes_cache) >= _CACHE_MAX:
+        _fast_bytes_cache.clear()
+    _fast_bytes_cache[raw_topic] = entry
+    return entry
 
 
 def _fast_for(topic: str) -> _Fast:

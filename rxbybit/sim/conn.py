@@ -8,6 +8,7 @@ frames instead (bounded), and a client that stops reading is cut once its buffer
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
@@ -54,6 +55,8 @@ class Conn:
         self.in_flight: deque[tuple[float, bytes]] = deque()
         self.late: list[tuple[float, bytes]] = []
         """Replies held back until a monotonic time (a subscribe ack sent after its first data)."""
+        self._out: list[tuple[bytes, bytes]] | None = None
+        """Fan-out frames queued in this turn of the event loop (see :meth:`send_frame`)."""
         wsi.on_pong_sent(ws, self._on_pong)
 
     def _on_pong(self) -> bool:
@@ -97,12 +100,60 @@ class Conn:
     def _deliver(self, data: bytes) -> None:
         if self.closed:
             return
+        if self._out:
+            self._flush_out()
         if self.pending or self.stalled:
             self.pending.append(data)
             if len(self.pending) > MAX_STALLED_FRAMES:
                 self.abort()
             return
         self._write(data)
+
+    def send_frame(self, data: bytes, frame: bytes) -> None:
+        """Queue one text frame whose wire bytes were built once for every subscriber.
+
+        ``frame`` is ``ws_internals.text_frame(data)``: a fan-out builds it once per push and
+        each connection writes the same bytes. The first frame of a turn of the event loop is
+        written at once; the ones that follow in the same turn (a burst) go out together in one
+        socket write at its end, not one system call each. Anything else sent meanwhile flushes
+        them first, so order is kept. A connection that cannot take the bytes as they are (an
+        extension was negotiated, a stall holds its output, latency is simulated) gets ``data`` the
+        usual way.
+        """
+        if self.closed:
+            return
+        if self.pending or self.stalled or self.latency_s:
+            self.send_bytes(data)
+            return
+        out = self._out
+        if out is not None:
+            out.append((data, frame))
+            return
+        self._out = []
+        asyncio.get_running_loop().call_soon(self._flush_out)
+        self._write_frames([(data, frame)])
+
+    def _flush_out(self) -> None:
+        out, self._out = self._out, None
+        if out and not self.closed:
+            self._write_frames(out)
+
+    def _write_frames(self, frames: list[tuple[bytes, bytes]]) -> None:
+        ws = self.ws
+        try:
+            written = wsi.write_frame_directly(ws, frames[0][1] if len(frames) == 1
+                                               else b"".join([frame for _, frame in frames]))
+        except Exception:  # the socket died under us: the handler will clean up
+            self.abort()
+            return
+        if not written:
+            for data, _ in frames:
+                self._write(data)
+            return
+        self.frames_sent += len(frames)
+        self.last_active = time.monotonic()
+        if wsi.buffered_bytes(ws) > MAX_BUFFER:
+            self.abort()
 
     def _write(self, data: bytes) -> None:
         ws = self.ws

@@ -98,6 +98,7 @@ class Market:
         self.liquidation_count = 0
         self.user_fills: list[Fill] = []
         """Fills of user orders as makers; the engine drains this after every step or take."""
+        self._perturb_sizes: list[int] = []
         self._trade_id_base = 2_290_000_000_000_000_000 + self.rng.randrange(10**15)
         self._trade_ids = 0
         self._seed_book()
@@ -176,8 +177,15 @@ class Market:
             self._liquidate()
 
     def perturb(self, depth: int) -> None:
-        """Change the size of one synthetic level within the best ``depth`` (benchmark load)."""
+        """Change the size of one synthetic level within the best ``depth`` (benchmark load).
+
+        New sizes come from a pool drawn once with the model's own size distribution, so a
+        burst of many thousand changes costs little more than the change itself.
+        """
         rng, book = self.rng, self.book
+        pool = self._perturb_sizes
+        if not pool:
+            pool = self._perturb_sizes = [self._rand_size() for _ in range(1024)]
         for _ in range(16):
             side: Side = "Buy" if rng.random() < 0.5 else "Sell"
             n = min(depth, book.count(side))
@@ -186,9 +194,9 @@ class Market:
             p = book.price_at(side, rng.randrange(n))
             old = book.synth[side].get(p)
             if old:
-                new = self._rand_size()
+                new = pool[rng.getrandbits(10)]
                 book.set_synth(side, p, new if new != old else old + self.inst.lot)
-                self._bump()
+                self.seq += 1 + rng.getrandbits(3)
                 return
 
     def _mutate(self, drift: float) -> None:
@@ -289,6 +297,7 @@ class Market:
                     break
                 q = min(r.leaves, remaining)
                 r.leaves -= q
+                book.touched(opp, p)
                 remaining -= q
                 fill = Fill(p, q, r, self._trade_id(), seq, self.now, side)
                 fills.append(fill)

@@ -35,15 +35,53 @@ class Resting:
     owner: Any = None
 
 
+class BookWatch:
+    """What changed in a :class:`Book` since the watcher last looked (see :meth:`Book.watch`).
+
+    ``prices`` holds, per side, every price whose shown size may have changed; ``moved`` is True
+    once a price level appeared or disappeared (the best ``n`` levels may then be other prices).
+    """
+
+    __slots__ = ("moved", "prices")
+
+    def __init__(self) -> None:
+        self.prices: dict[Side, set[int]] = {"Buy": set(), "Sell": set()}
+        self.moved = False
+
+    def clear(self) -> None:
+        """Start afresh: nothing changed."""
+        self.prices["Buy"].clear()
+        self.prices["Sell"].clear()
+        self.moved = False
+
+
 class Book:
     """Price levels of both sides: synthetic size plus user orders, kept sorted from the touch."""
 
-    __slots__ = ("_keys", "rest", "synth")
+    __slots__ = ("_keys", "rest", "synth", "watches")
 
     def __init__(self) -> None:
         self.synth: dict[Side, dict[int, int]] = {"Buy": {}, "Sell": {}}
         self.rest: dict[Side, dict[int, list[Resting]]] = {"Buy": {}, "Sell": {}}
         self._keys: dict[Side, list[int]] = {"Buy": [], "Sell": []}
+        self.watches: list[BookWatch] = []
+
+    def watch(self) -> BookWatch:
+        """A new watcher told of every change from now on (book feeds diff only what changed)."""
+        w = BookWatch()
+        self.watches.append(w)
+        return w
+
+    def touched(self, side: Side, price: int, moved: bool = False) -> None:
+        """Tell the watchers that the size at ``price`` changed (``moved``: the level came or went).
+
+        The book's own methods call it; code that changes a resting order's ``leaves`` in place
+        must call it too.
+        """
+        for w in self.watches:
+            w.prices[side].add(price)
+            if moved:
+                w.moved = True
 
     @staticmethod
     def _k(side: Side, price: int) -> int:
@@ -51,7 +89,9 @@ class Book:
 
     def size(self, side: Side, price: int) -> int:
         """Total size shown at ``price``."""
-        return self.synth[side].get(price, 0) + sum(r.leaves for r in self.rest[side].get(price, ()))
+        size = self.synth[side].get(price, 0)
+        rest = self.rest[side].get(price)
+        return size + sum(r.leaves for r in rest) if rest else size
 
     def best(self, side: Side) -> int | None:
         """Best price of a side, or None when it is empty."""
@@ -106,10 +146,13 @@ class Book:
         k = self._k(side, price)
         i = bisect_left(keys, k)
         listed = i < len(keys) and keys[i] == k
+        moved = present != listed
         if present and not listed:
             keys.insert(i, k)
         elif listed and not present:
             del keys[i]
+        if self.watches:
+            self.touched(side, price, moved)
 
     def set_synth(self, side: Side, price: int, size: int) -> None:
         """Set the synthetic size at ``price`` (0 removes it)."""

@@ -27,12 +27,16 @@ DRAIN_ABOVE_BYTES: Final = 2**20
 
 
 def broadcast(conns: Iterable[Sink], frames: list[str]) -> None:
-    """Write ``frames`` to every connection in ``conns``, in order (encoded once for all)."""
-    encoded = [f.encode() for f in frames]
+    """Write ``frames`` to every connection in ``conns``, in order.
+
+    Each frame is encoded once, websocket header included, and the same bytes go to every
+    subscriber (:meth:`Conn.send_frame`).
+    """
+    encoded = [(data, wsi.text_frame(data)) for data in (f.encode() for f in frames)]
     for c in list(conns):
         if isinstance(c, Conn):
-            for data in encoded:
-                c.send_bytes(data)
+            for data, wire in encoded:
+                c.send_frame(data, wire)
         else:
             for f in frames:
                 c.send_text(f)

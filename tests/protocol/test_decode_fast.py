@@ -40,7 +40,7 @@ def test_fixture_frames_decode_the_same_on_both_paths() -> None:
     for raw in _all_frames():
         for f in {raw, _compact(raw)}:
             ev = decode(f)
-            assert ev == dm._decode_general(f), f[:100]
+            assert ev == dm._decode_general(f) == decode(f.encode()) == decode(bytearray(f.encode())), f[:100]
             if '"topic"' in f[:256]:
                 fast = _fast(f)
                 if fast is not None:
@@ -56,11 +56,18 @@ BOOK = ('{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1700000000001,'
         '"u":101,"seq":7},"cts":1700000000000}')
 
 
-def test_fast_book_values() -> None:
+def test_fast_book_values_from_text_and_bytes() -> None:
     ev = _fast(BOOK)
     assert ev == BookUpdate("orderbook.50.BTCUSDT", "BTCUSDT", 50, False, 1700000000001, 101, 7,
                             [(65000.1, 0.5), (64999.9, 0.0)], [(65000.5, 1.25)], 1700000000000)
-    assert decode(BOOK) == ev
+    assert decode(BOOK) == ev == decode(BOOK.encode())
+    assert dm._fast_bytes(BOOK.encode()) == ev == dm._fast_bytes(bytearray(BOOK.encode()))  # the socket gives bytearray
+
+
+def test_a_topic_that_is_not_utf8_goes_the_general_way() -> None:
+    f = b'{"topic":"orderbook.50.\xff","type":"delta"}'
+    ev = decode(f)
+    assert isinstance(ev, Malformed) and ev == dm._decode_general(f)
 
 
 @pytest.mark.parametrize(
@@ -126,6 +133,6 @@ def test_legacy_order_shape_is_left_to_the_general_path() -> None:
 def test_mangled_book_frames_never_raise_and_agree(at: int, cut: int, put: str) -> None:
     f = BOOK[:at] + put + BOOK[at + cut:]
     ev = decode(f)
-    assert ev == dm._decode_general(f)
+    assert ev == dm._decode_general(f) == decode(f.encode())
     if isinstance(ev, (Malformed, Unknown)):
         assert ev.raw == f

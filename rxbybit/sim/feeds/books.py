@@ -13,6 +13,7 @@ from typing import Final
 from ...protocol.endpoints import Endpoint
 from ...protocol.topics import BOOK_PUSH_MS
 from ..market import Market
+from ..orderbook import Book, BookWatch, Side
 from ..pushes import book_push, v3_book_push, v3_bookticker_push
 from .base import Feed
 
@@ -43,9 +44,15 @@ class BookFeed(Feed):
         """Pending ``u`` gaps to inject (fault: skip a delta)."""
         self.snapshot_only = depth == 1
         self._ts_first = endpoint == "spot" or depth == 1
+        self._watch: BookWatch | None = None
+        self._texts: dict[int, str] = {}
+        """Wire text of price units (keys >= 0) and size units (keys -1 - size), see :meth:`_rows`."""
 
     def _capture(self, now_ms: int) -> None:
         m = self.market
+        if self._watch is None:
+            self._watch = m.book.watch()
+        self._watch.clear()
         self.bids = dict(m.book.top("Buy", self.depth))
         self.asks = dict(m.book.top("Sell", self.depth))
         self.seq = m.seq
@@ -70,8 +77,24 @@ class BookFeed(Feed):
         return [self.snapshot_frame(now_ms)]
 
     def _levels(self, side: dict[int, int], reverse: bool) -> list[list[str]]:
+        return self._rows([(p, side[p]) for p in sorted(side, reverse=reverse)])
+
+    def _rows(self, levels: list[tuple[int, int]]) -> list[list[str]]:
+        """``(price, size)`` units as Bybit's ``[price, size]`` text, formatted once per value seen."""
+        texts = self._texts
+        if len(texts) > 8192:  # bounded: prices near the touch and recent sizes come back all the time
+            texts.clear()
         inst = self.market.inst
-        return [[inst.px(p), inst.qty(side[p])] for p in sorted(side, reverse=reverse)]
+        out = []
+        for p, q in levels:
+            pt = texts.get(p)
+            if pt is None:
+                pt = texts[p] = inst.px(p)
+            qt = texts.get(-1 - q)  # sizes keyed apart from prices (both are non-negative units)
+            if qt is None:
+                qt = texts[-1 - q] = inst.size(q)
+            out.append([pt, qt])
+        return out
 
     def _frame(self, kind: str, now_ms: int, bids: list[list[str]], asks: list[list[str]]) -> str:
         return book_push(self.topic, kind, now_ms, self.market.inst.symbol, bids, asks, self.u, self.seq, self.cts,
@@ -83,10 +106,20 @@ class BookFeed(Feed):
 
     def tick(self, now_ms: int) -> list[str]:
         m = self.market
-        bids = dict(m.book.top("Buy", self.depth))
-        asks = dict(m.book.top("Sell", self.depth))
-        db = _diff(self.bids, bids)
-        da = _diff(self.asks, asks)
+        w = self._watch
+        if w is not None and not w.moved:  # same levels as last push: diff only the prices touched
+            pb, pa = w.prices["Buy"], w.prices["Sell"]
+            db = _resized(m.book, "Buy", pb, self.bids) if pb else {}
+            da = _resized(m.book, "Sell", pa, self.asks) if pa else {}
+            w.clear()
+        else:  # levels came or went: the best `depth` may be other prices, compare them all
+            bids = dict(m.book.top("Buy", self.depth))
+            asks = dict(m.book.top("Sell", self.depth))
+            db = _diff(self.bids, bids)
+            da = _diff(self.asks, asks)
+            if w is not None:
+                w.clear()
+            self.bids, self.asks = bids, asks
         if not db and not da:
             if self.snapshot_only and now_ms - self.last_push_ms >= LEVEL1_REPUSH_MS:
                 self._restamp(now_ms)
@@ -94,15 +127,13 @@ class BookFeed(Feed):
             return []
         self.u += 1 + self.skip
         self.skip = 0
-        self.bids, self.asks = bids, asks
         self.seq, self.cts, self.last_push_ms = max(m.seq, self.seq), max(m.now, self.cts), now_ms
         if self.snapshot_only:
             return [self.snapshot_frame(now_ms)]
-        inst = m.inst
         return [self._frame(
             "delta", now_ms,
-            [[inst.px(p), inst.size(s)] for p, s in sorted(db.items(), reverse=True)],
-            [[inst.px(p), inst.size(s)] for p, s in sorted(da.items())],
+            self._rows(sorted(db.items(), reverse=True)) if db else [],
+            self._rows(sorted(da.items())) if da else [],
         )]
 
     def _restamp(self, now_ms: int) -> None:
@@ -119,6 +150,18 @@ class BookFeed(Feed):
             [(inst.pxf(p), inst.qtyf(self.bids[p])) for p in sorted(self.bids, reverse=True)],
             [(inst.pxf(p), inst.qtyf(self.asks[p])) for p in sorted(self.asks)],
         )
+
+
+def _resized(book: Book, side: Side, prices: set[int], shown: dict[int, int]) -> dict[int, int]:
+    """New sizes of the ``prices`` among the ``shown`` levels (updated in place); others are deeper."""
+    out = {}
+    for p in prices:
+        old = shown.get(p)
+        if old is not None:
+            s = book.size(side, p)
+            if s != old:
+                out[p] = shown[p] = s
+    return out
 
 
 def _diff(old: dict[int, int], new: dict[int, int]) -> dict[int, int]:
