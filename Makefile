@@ -48,10 +48,11 @@ test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/ruff check rxbybit tests bench
 	$(BIN)/mypy
 
-# Record 20 s of the simulator as a Parquet dataset, then query it through DuckDB (docs/dataset.md).
+# Record 20 s of what `make demo` shows (its book, trades and ticker, plus candles) from the
+# simulator as a Parquet dataset, then query it through DuckDB (docs/dataset.md).
 dataset: $(STAMP)
-	$(BIN)/rxbybit record orderbook.50.BTCUSDT publicTrade.BTCUSDT kline.1.BTCUSDT --format parquet \
-		-o recording --duration 20
+	$(BIN)/rxbybit record orderbook.50.BTCUSDT publicTrade.BTCUSDT tickers.BTCUSDT kline.1.BTCUSDT \
+		--format parquet -o recording --duration 20
 	$(BIN)/python -m rxbybit.recordings recording
 
 # Three gateway replicas sharing one upstream through a local redis-server (docs/scaling.md).

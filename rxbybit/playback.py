@@ -11,10 +11,15 @@ Replay (labelled REPLAY; every stream completes when the recording ends, so it c
     bybit = rb.Bybit(network=rb.replay("btc.jsonl", speed=10))
     trades = await bybit.trades("BTCUSDT").pipe(rx_ops.to_list())   # returns at the end
 
-``rb.replay(..., start=False)`` holds the playback until ``await replay.start()`` (subscribe your
+A time window (``start <= receive time < end``; datetimes, pandas Timestamps, ISO text or epoch
+ms, as ``rb.dataset(...).trades(start, end)`` takes them), for a JSONL file and a Parquet dataset
+alike; books are exact from the window's start (:mod:`rxbybit.recordings.window`)::
+
+    rb.replay("btc.jsonl", start="2026-11-30 12:00", end="2026-11-30 12:05", speed=10)
+
+``rb.replay(..., paused=True)`` holds the playback until ``await replay.start()`` (subscribe your
 views first); ``await replay.stop()`` ends it early. :func:`replay` picks a player by the kind of
-source (:data:`PLAYERS`): JSONL files and lines today, other formats (Parquet datasets) can be added
-there.
+source (:data:`PLAYERS`): JSONL files and lines, and Parquet dataset directories.
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import pandas as pd
 from reactivex import abc
 
 from .client import Bybit, Provenance
 from .protocol.endpoints import ENDPOINT_PATHS, Endpoint
 from .protocol.json_codec import dumps
 from .protocol.topics import parse
+from .recordings.times import TimeLike, check_window
+from .recordings.window import window
 from .sim.replay import Recorded, ReplayServer, load_recording
 
 RecordingSource = str | Path | Iterable[str] | list[Recorded]
@@ -72,30 +80,38 @@ class _Player(ReplayServer):
 
 
 class Replay:
-    """A JSONL recording played back on loopback as a network: ``rb.Bybit(network=replay)``.
+    """A recording played back on loopback as a network: ``rb.Bybit(network=replay)``.
 
     Each socket's playback starts at its first subscribe (and not before :meth:`start` when made
-    with ``start=False``), spaced as recorded divided by ``speed`` (0: as fast as possible). The
+    with ``paused=True``), spaced as recorded divided by ``speed`` (0: as fast as possible). The
     replay has ended once every playback that started has sent its last frame (or :meth:`stop`
     was called); the client then completes every stream. Streams are labelled REPLAY. A replay
-    plays once: make another with :func:`replay` to play the file again.
+    plays once: make another with :func:`replay` to play the file again. ``start``/``end`` keep
+    the frames received in ``start <= t < end``, books exact from the start (see :func:`replay`).
     """
 
     provenance = Provenance.REPLAY
     name = "replay"
 
-    def __init__(self, source: RecordingSource, *, speed: float = 1.0, start: bool = True) -> None:
+    def __init__(self, source: RecordingSource, *, speed: float = 1.0, start: TimeLike = None,
+                 end: TimeLike = None, paused: bool = False) -> None:
+        _refuse_bool_start(start)
         if speed < 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed!r}")
+        lo, hi = check_window(start, end)
         self.source = source
-        self.records: list[Recorded] = (
-            [r for r in source if isinstance(r, Recorded)]
+        records: list[Recorded] = (
+            sorted((r for r in source if isinstance(r, Recorded)), key=lambda r: r.t)  # stable: keeps lead-ins first
             if isinstance(source, list) and all(isinstance(r, Recorded) for r in source)
             else load_recording(source)  # type: ignore[arg-type]  # a path or JSONL lines
         )
-        """The frames of the recording, oldest first."""
+        where = f"the recording {str(source)!r}" if isinstance(source, str | Path) else "the recording"
+        self.records: list[Recorded] = window(records, lo, hi, where)
+        """The frames to play, oldest first (a window's folded lead-in snapshots first, see :func:`replay`)."""
+        self.window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (lo, hi)
+        """``(start, end)`` of the window as UTC timestamps (None: the recording's own beginning/end)."""
         self.speed = speed
-        self._autostart = start
+        self._autostart = not paused
         self._go: asyncio.Event | None = None
         self._ended: asyncio.Event | None = None
         self._server: _Player | None = None
@@ -104,7 +120,10 @@ class Replay:
     def __repr__(self) -> str:
         where = self.source if isinstance(self.source, str | Path) else "lines"
         state = "ended" if self.ended else ("playing" if self._server else "idle")
-        return f"<Replay {where} REPLAY {len(self.records)} frames speed={self.speed:g} {state}>"
+        lo, hi = self.window
+        span = "" if lo is None and hi is None else \
+            f" from {'the start' if lo is None else lo.isoformat()} to {'the end' if hi is None else hi.isoformat()}"
+        return f"<Replay {where}{span} REPLAY {len(self.records)} frames speed={self.speed:g} {state}>"
 
     @property
     def duration_s(self) -> float:
@@ -155,37 +174,62 @@ class Replay:
         await self._events()[1].wait()
 
 
-def _dataset(path: Path, *, speed: float = 1.0, start: bool = True) -> Replay:
+def _refuse_bool_start(start: object) -> None:
+    """``start`` was a bool once (hold the playback); it is a time now: say so instead of guessing."""
+    if isinstance(start, bool):
+        instead = ("To hold the playback until `await replay.start()`, pass paused=True instead." if not start
+                   else "To play at once, leave start out (that is the default).")
+        raise TypeError(f"rb.replay(start={start!r}): start is the beginning of a time window now, not a flag "
+                        f"(a datetime, pandas Timestamp, ISO text or epoch ms). {instead}")
+
+
+def _dataset(path: Path, *, speed: float = 1.0, start: TimeLike = None, end: TimeLike = None,
+             paused: bool = False) -> Replay:
+    _refuse_bool_start(start)
     from .recordings import dataset  # needs the 'dataset' extra (pyarrow, duckdb)
 
     ds = dataset(path)
     try:
-        records = ds.records()
+        records = ds.replay_records(start, end)  # the window through DuckDB, books exact from its start
     finally:
         ds.close()
-    replay = Replay(records, speed=speed, start=start)
+    replay = Replay(records, speed=speed, paused=paused)
     replay.source = path
+    replay.window = check_window(start, end)
     return replay
 
 
 PLAYERS: dict[str, Callable[..., Replay]] = {".jsonl": Replay, ".json": Replay, "lines": Replay, "dir": _dataset}
 """Players by file suffix (``"lines"``: an iterable of JSONL lines; ``"dir"``: a Parquet dataset
-written by ``rxbybit record --format parquet``). Register others here."""
+written by ``rxbybit record --format parquet``). Each takes ``(source, *, speed, start, end, paused)``.
+Register others here."""
 
 
-def replay(source: RecordingSource, *, speed: float = 1.0, start: bool = True) -> Replay:
+def replay(source: RecordingSource, *, speed: float = 1.0, start: TimeLike = None, end: TimeLike = None,
+           paused: bool = False) -> Replay:
     """A recording as a network for ``rb.Bybit(network=...)``, labelled REPLAY.
 
     Args:
         source: a JSONL recording (path) as :class:`Recorder` or ``rxbybit record`` write it, its lines,
-            or a Parquet dataset directory (``rxbybit record --format parquet``).
+            recorded frames, or a Parquet dataset directory (``rxbybit record --format parquet``).
         speed: 1 plays in recorded time, 10 ten times faster, 0 as fast as possible.
-        start: False holds the playback until ``await replay.start()``.
+        start: play only frames received at or after this time: a datetime or pandas Timestamp
+            (naive means UTC), ISO text, or epoch milliseconds (as ``rb.dataset(...).trades`` takes).
+            A topic sent as snapshot + deltas (order books, tickers) that would begin with a delta
+            starts from its last snapshot before ``start`` instead, with its deltas up to ``start``
+            folded in: one snapshot at the last ``u`` before ``start``, sent first. Every book shown
+            equals the recorded book at its ``u`` (:mod:`rxbybit.recordings.window`).
+        end: play only frames received before this time (same types).
+        paused: True holds the playback until ``await replay.start()``.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: an unknown kind of source, or a line that is not a recorded frame.
+        TypeError: ``start`` is a bool (the old way to hold the playback: use ``paused=True``).
+        ValueError: an unknown kind of source, a line that is not a recorded frame, a bound that is
+            not a time, ``end <= start``, or a window with no frame in it (the message names the
+            window and the recording's time span).
     """
+    _refuse_bool_start(start)
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
@@ -194,8 +238,8 @@ def replay(source: RecordingSource, *, speed: float = 1.0, start: bool = True) -
         if player is None:
             kinds = ", ".join(k if k != "dir" else "a Parquet dataset directory" for k in PLAYERS if k != "lines")
             raise ValueError(f"cannot replay {str(path)!r}: known kinds are {kinds}")
-        return player(path, speed=speed, start=start)
-    return PLAYERS["lines"](source, speed=speed, start=start)
+        return player(path, speed=speed, start=start, end=end, paused=paused)
+    return PLAYERS["lines"](source, speed=speed, start=start, end=end, paused=paused)
 
 
 class Recorder:

@@ -8,12 +8,11 @@ down), and return pandas frames with UTC timestamps. Any other engine reads the 
 
 from __future__ import annotations
 
-import datetime as dt
 import glob
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -21,23 +20,10 @@ import pyarrow as pa
 
 from ..protocol import topics as T
 from .layout import NO_SYMBOL, SCHEMAS, Kind, join_topic, safe_value
+from .times import TimeLike, check_window, to_timestamp
 
 if TYPE_CHECKING:
     from ..sim.replay import Recorded
-
-TimeLike: TypeAlias = "str | int | float | dt.datetime | pd.Timestamp | None"
-"""A time bound: ISO text, a pandas/datetime value (naive means UTC), or epoch milliseconds."""
-
-
-def to_timestamp(value: TimeLike, what: str = "time") -> pd.Timestamp | None:
-    """A UTC timestamp from a time bound (None stays None); raises ValueError naming ``what``."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value, unit="ms") if isinstance(value, int | float) else pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{what} {value!r} is not a time (ISO text, datetime or epoch ms): {exc}") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 class Dataset:
@@ -102,21 +88,87 @@ class Dataset:
         where, params = ["frame IS NOT NULL"], []
         if lo is not None:
             where.append("recv_time >= ?")
-            params.append(lo.to_pydatetime())
+            params.append(lo.round("us").to_pydatetime())
+            where.append("date >= ?")  # prunes whole days before reading them (a day's slack: dates are exchange time)
+            params.append((lo - pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
         if hi is not None:
             where.append("recv_time < ?")
-            params.append(hi.to_pydatetime())
-        query = (f"SELECT {', '.join(columns)} FROM read_parquet(?, hive_partitioning = true, union_by_name = true) "
+            params.append(hi.round("us").to_pydatetime())
+            where.append("date <= ?")
+            params.append((hi + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
+        query = (f"SELECT {', '.join(columns)} FROM {_READ} "
                  f"WHERE {' AND '.join(where)} ORDER BY recv_time")
         return self._df(query, [files, *params])
 
     def records(self, start: TimeLike = None, end: TimeLike = None, *, category: str = "*", topic: str = "*",
                 symbol: str = "*") -> list[Recorded]:
-        """The recorded frames as replay records (what :class:`rxbybit.sim.replay.ReplayServer` serves)."""
+        """The recorded frames as replay records (what :class:`rxbybit.sim.replay.ReplayServer` serves).
+
+        Cut at ``start`` exactly: a book starting here begins with deltas. :meth:`replay_records`
+        gives a window whose books are exact from its start."""
+        return self._recorded(self.frames(start, end, category=category, topic=topic, symbol=symbol))
+
+    def replay_records(self, start: TimeLike = None, end: TimeLike = None) -> list[Recorded]:
+        """Every frame received in ``start <= t < end``, ready to replay with books exact from the start.
+
+        A topic sent as snapshot + deltas whose first frame in the window is a delta gets a lead-in:
+        its last snapshot before ``start`` with its deltas up to ``start`` folded in, as one snapshot
+        (see :mod:`rxbybit.recordings.window`). DuckDB filters by receive time and prunes dates.
+
+        Raises:
+            ValueError: a bound is not a time, ``end <= start``, or the window holds no frame (the
+                message names the window and the recording's span).
+        """
+        from .window import assemble, empty_window, needs_lead_in
+
+        lo, hi = check_window(start, end)
+        inside = self.records(lo, hi)
+        if not inside and (lo is not None or hi is not None):
+            first, last, n = self.span()
+            raise empty_window(lo, hi, first, last, n, f"the dataset {str(self.path)!r}")
+        keys = needs_lead_in(inside) if lo is not None else []
+        return assemble(inside, {k: self.lead_in(lo, *k) for k in keys} if lo is not None else {})
+
+    def span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None, int]:
+        """``(first, last, frames)``: receive times of the first and last recorded frame, and how many."""
+        if not self.files():
+            return None, None, 0
+        df = self.sql("SELECT min(recv_time) AS first, max(recv_time) AS last, count(frame) AS n FROM {dataset} "
+                      "WHERE frame IS NOT NULL")
+        n = int(df["n"].iloc[0])
+        if not n:
+            return None, None, 0
+        return pd.Timestamp(df["first"].iloc[0]), pd.Timestamp(df["last"].iloc[0]), n
+
+    def lead_in(self, before: TimeLike, path: str, topic: str) -> list[Recorded]:
+        """The frames of one recorded stream (socket ``path``, full ``topic`` name) from its last
+        snapshot received before ``before`` up to ``before``; empty when it has no such snapshot."""
+        from ..protocol.endpoints import PATH_ENDPOINTS
+        from .layout import kind_of, split_topic
+
+        limit = to_timestamp(before, "before")
+        endpoint = PATH_ENDPOINTS.get(path)
+        if limit is None or endpoint is None:
+            return []
+        head, symbol = split_topic(topic, endpoint)
+        if kind_of(head) in ("trades", "kline"):
+            return []  # every frame of these is whole: nothing to lead in
+        files = self._files(endpoint, head, symbol)
+        if not files:
+            return []
+        query = (f"WITH f AS (SELECT recv_time, category, topic, symbol, frame, type FROM {_READ} "
+                 "WHERE frame IS NOT NULL AND recv_time < ? "
+                 "AND date <= ?) "
+                 "SELECT recv_time, category, topic, symbol, frame FROM f "
+                 "WHERE recv_time >= (SELECT max(recv_time) FROM f WHERE type = 'snapshot') ORDER BY recv_time")
+        day = (limit + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        return self._recorded(self._df(query, [files, limit.round("us").to_pydatetime(), day]))
+
+    @staticmethod
+    def _recorded(df: pd.DataFrame) -> list[Recorded]:
         from ..sim.replay import Recorded
         from .layout import socket_path
 
-        df = self.frames(start, end, category=category, topic=topic, symbol=symbol)
         out = []
         for recv, cat, head, sym, frame in zip(df["recv_time"], df["category"], df["topic"], df["symbol"],
                                                df["frame"], strict=True):
@@ -143,18 +195,17 @@ class Dataset:
         where, params = [f"{time_col} IS NOT NULL"], []
         if lo is not None:
             where.append(f"{time_col} >= ?")
-            params.append(lo.to_pydatetime())
+            params.append(lo.round("us").to_pydatetime())
             where.append("date >= ?")  # prunes whole days before reading them
             params.append((lo - pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
         if hi is not None:
             where.append(f"{time_col} < ?")
-            params.append(hi.to_pydatetime())
+            params.append(hi.round("us").to_pydatetime())
             where.append("date <= ?")
             params.append((hi + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
         if extra:
             where.append(extra)
-        query = (f"SELECT {cols} FROM read_parquet(?, hive_partitioning = true, hive_types = "
-                 "{'category': VARCHAR, 'topic': VARCHAR, 'symbol': VARCHAR, 'date': VARCHAR}, union_by_name = true) "
+        query = (f"SELECT {cols} FROM {_READ} "
                  f"WHERE {' AND '.join(where)} ORDER BY {order}")
         return self._df(query, [files, *params])
 
@@ -175,6 +226,11 @@ class Dataset:
     def close(self) -> None:
         """Close the DuckDB connection."""
         self._con.close()
+
+
+_READ = ("read_parquet(?, hive_partitioning = true, hive_types = {'category': VARCHAR, 'topic': VARCHAR, "
+         "'symbol': VARCHAR, 'date': VARCHAR}, union_by_name = true)")
+"""The files of a query (a list parameter), partition keys read as text."""
 
 
 def _quote(text: str) -> str:

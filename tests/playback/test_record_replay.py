@@ -39,8 +39,8 @@ async def test_a_replayed_stream_is_labelled_replay_and_completes_with_every_fra
     assert frame.df["price"].iloc[-1] == 60024.5
 
 
-async def test_start_false_holds_the_playback_until_started(tmp_path: Path) -> None:
-    replay = rb.replay(_lines(5), speed=0, start=False)
+async def test_paused_holds_the_playback_until_started(tmp_path: Path) -> None:
+    replay = rb.replay(_lines(5), speed=0, paused=True)
     async with rb.Bybit(network=replay) as bybit:
         seen: list[object] = []
         done = asyncio.Event()
@@ -62,6 +62,18 @@ def test_replay_refuses_what_it_cannot_play(tmp_path: Path) -> None:
         rb.replay(["not json"])
     with pytest.raises(ValueError, match="speed"):
         rb.replay(_lines(1), speed=-1)
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_the_old_start_flag_is_refused_with_what_to_use_instead(tmp_path: Path, old: bool) -> None:
+    """``start`` was a bool (False: hold the playback); it is a time now, and a bool is never read as one."""
+    path = tmp_path / "rec.jsonl"
+    path.write_text("\n".join(_lines(3)) + "\n")
+    instead = "paused=True" if old is False else "leave start out"
+    for call in (lambda: rb.replay(path, start=old), lambda: rb.replay(_lines(3), start=old),
+                 lambda: rb.Replay(_lines(3), start=old)):
+        with pytest.raises(TypeError, match=f"start={old}.*time window.*{instead}"):
+            call()
 
 
 async def test_a_recording_of_the_simulator_replays_the_same_trades(tmp_path: Path) -> None:
