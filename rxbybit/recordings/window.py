@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -154,7 +155,7 @@ def window(records: Sequence[Recorded], start: pd.Timestamp | None, end: pd.Time
     if start is None and end is None:
         return list(records)
     times = [r.t for r in records]
-    micros = [round(t * 1e6) for t in times]  # compared in whole microseconds, as a dataset stores them
+    micros = [micros_of(t) for t in times]  # compared in whole microseconds, as a dataset stores them
     i0 = 0 if start is None else bisect.bisect_left(micros, _micros(start))
     i1 = len(records) if end is None else bisect.bisect_left(micros, _micros(end))
     inside = list(records[i0:max(i0, i1)])
@@ -166,9 +167,22 @@ def window(records: Sequence[Recorded], start: pd.Timestamp | None, end: pd.Time
     return assemble(inside, lead_ins_in_memory(records[:i0], keys) if keys else {})
 
 
+def micros_of(t: float) -> int:
+    """Epoch microseconds of a receive time in float epoch seconds, rounded half to even as
+    ``datetime.fromtimestamp`` rounds it, so a bound made from a frame's own time selects that frame.
+
+    ``round(t * 1e6)`` is not that: the product rounds at about 0.25 us, which moved one frame in
+    eight to the neighbouring microsecond. The fractional second alone is exact, and so nearly is its
+    product with 1e6.
+    """
+    whole = math.floor(t)
+    return whole * 1_000_000 + round((t - whole) * 1e6)
+
+
 def _micros(ts: pd.Timestamp) -> int:
-    """Epoch microseconds of a UTC timestamp, rounded (a float epoch second carries about 0.2 us)."""
-    return round(int(ts.value) / 1000)
+    """Epoch microseconds of a UTC timestamp, rounded half to even in integers (nanoseconds are exact)."""
+    q, r = divmod(int(ts.value), 1000)
+    return q + (1 if r > 500 or (r == 500 and q % 2) else 0)
 
 
 def empty_window(start: pd.Timestamp | None, end: pd.Timestamp | None, first: pd.Timestamp | None,

@@ -191,7 +191,9 @@ async def test_every_book_of_a_windowed_replay_equals_the_recorded_book_at_its_u
         book = recordings[kind]
         assert '"snapshot"' in book[0].frame and all('"delta"' in r.frame for r in book[1:80])
         start, end = book[30].t, book[60].t
-        replay = rb.replay(source, start=pd.Timestamp(start, unit="s", tz="UTC"),
+        # bounds made from the frames' own float times, as datetime (exact to the microsecond) and as a
+        # pandas Timestamp of that datetime (pd.Timestamp(float, unit="s") itself is off by 1 us one time in 8)
+        replay = rb.replay(source, start=pd.Timestamp(dt.datetime.fromtimestamp(start, dt.UTC)),
                            end=dt.datetime.fromtimestamp(end, dt.UTC), speed=0)
         async with rb.Bybit(network=replay) as bybit:
             views = await asyncio.wait_for(bybit.orderbook("BTCUSDT", depth=50).pipe(ops.to_list()), scaled(30))
@@ -233,3 +235,17 @@ def test_without_the_dataset_extra_a_dataset_says_what_to_install(tmp_path: Path
                           text=True, timeout=scaled(60))
     assert done.returncode == 0, done.stderr
     assert "Parquet datasets need pyarrow and duckdb (duckdb is missing): pip install 'rxbybit[dataset]'" in done.stdout
+
+
+def test_a_bound_made_from_a_frames_own_time_selects_exactly_that_frame() -> None:
+    """Receive times are floats with sub-microsecond noise; a window bound built from one with
+    ``datetime.fromtimestamp`` must fall on the same microsecond as the frame, for every such time."""
+    import random
+
+    from rxbybit.recordings.window import micros_of
+
+    rng = random.Random(7)
+    for _ in range(20_000):
+        t = 1_764_518_400 + rng.random() * 86_400
+        bound = pd.Timestamp(dt.datetime.fromtimestamp(t, dt.UTC))
+        assert micros_of(t) == int(bound.value) // 1000, t
