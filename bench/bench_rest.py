@@ -27,6 +27,10 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_trade import pct  # the bench folder is not a package: its own path, as above
+from bench_trade import run as trade_round_trips
+
 
 def _serve(pipe: Connection) -> None:
     from rxbybit.sim import Simulator
@@ -55,39 +59,15 @@ def _serve(pipe: Connection) -> None:
     asyncio.run(main())
 
 
-def pct(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0..1) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
 async def run(url: str, floor_url: str, n: int) -> dict[str, list[float]]:
-    import websockets
-
-    import rxbybit as rb
     from rxbybit.protocol.signing import Credentials
     from rxbybit.rest import RestClient
     from rxbybit.sim import DEMO_API_KEY, DEMO_API_SECRET
 
     out: dict[str, list[float]] = {k: [] for k in ("ws ping", "ws order.create", "ws order.cancel", "rest tickers",
                                                    "rest open orders", "rest keep-alive")}
-    async with websockets.connect(url + "/v5/public/linear", compression=None) as ws:
-        for _ in range(n):
-            t = time.perf_counter()
-            await ws.send('{"op":"ping"}')
-            await ws.recv()
-            out["ws ping"].append((time.perf_counter() - t) * 1000)
-    async with rb.Bybit(url, api_key=DEMO_API_KEY, api_secret=DEMO_API_SECRET) as bybit:
-        await bybit.trade.connect()
-        for i in range(n):
-            t = time.perf_counter()
-            ack = await bybit.trade.create_order(category="linear", symbol="BTCUSDT", side="Buy", order_type="Limit",
-                                                 qty="0.001", price="10000", time_in_force="PostOnly",
-                                                 order_link_id=f"r-{i}")
-            out["ws order.create"].append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
-            await bybit.trade.cancel_order(category="linear", symbol="BTCUSDT", order_id=ack.order_id)
-            out["ws order.cancel"].append((time.perf_counter() - t) * 1000)
+    ws = await trade_round_trips(url, n)  # the WS side exactly as bench_trade measures it
+    out["ws ping"], out["ws order.create"], out["ws order.cancel"] = ws["ping"], ws["create"], ws["cancel"]
     async with RestClient(url, credentials=Credentials(DEMO_API_KEY, DEMO_API_SECRET)) as rest:
         for _ in range(n):
             t = time.perf_counter()
