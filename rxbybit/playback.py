@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -37,11 +36,10 @@ from reactivex import abc
 
 from .client import Bybit, Provenance
 from .protocol.endpoints import ENDPOINT_PATHS, Endpoint
-from .protocol.json_codec import dumps
 from .protocol.topics import parse
 from .recordings.times import TimeLike, check_window
 from .recordings.window import window
-from .sim.replay import Recorded, ReplayServer, load_recording
+from .sim.replay import Recorded, ReplayServer, load_recording, recording_line
 
 RecordingSource = str | Path | Iterable[str] | list[Recorded]
 """A recording: a file path, its lines, or recorded frames (a Parquet dataset's ``records()``)."""
@@ -285,8 +283,7 @@ class Recorder:
             fh = self._file
             if fh is None:
                 return
-            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-            fh.write(dumps({"t": time.time(), "path": url_path, "frame": text}) + "\n")
+            fh.write(recording_line(url_path, frame))
             self.frames += 1
 
         return write

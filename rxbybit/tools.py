@@ -17,8 +17,8 @@ from typing import IO, Any
 
 from .client import Bybit, run
 from .protocol.endpoints import ENDPOINT_PATHS, ENDPOINTS
-from .protocol.json_codec import dumps
 from .protocol.topics import parse
+from .sim.replay import recording_line
 
 NETWORKS = ("sim", "mainnet", "testnet", "demo")
 
@@ -128,8 +128,7 @@ async def record(network: str, topics: list[str], category: Any, path: str, coun
             def write(frame: str | bytes) -> None:
                 nonlocal written
                 if isinstance(fh, io.TextIOBase):
-                    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-                    fh.write(dumps({"t": time.time(), "path": url_path, "frame": text}) + "\n")
+                    fh.write(recording_line(url_path, frame))
                 elif not fh.write(url_path, frame, time.time()):  # a dataset skips control frames
                     return
                 written += 1

@@ -335,15 +335,24 @@ class DatasetWriter:
 
 # ---------------------------------------------------------------------- rows per kind
 
-def _trades(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
+def _items(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int,
+           ts: int | None) -> list[dict[str, Any]]:
+    """The objects of ``data`` (a trades or kline frame), each given its row's receive time, ``ts`` and
+    the frame text (kept on the first row only); none, and one ``other`` row written, when there are none."""
     data = msg.get("data")
     items = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
     if not items:
-        return _other(cols, msg, text, recv_us, ts)
-    for n, d in enumerate(items):
-        cols["recv_time"].append(recv_us)
-        cols["ts"].append(ts)
-        cols["frame"].append(text if n == 0 else None)
+        _other(cols, msg, text, recv_us, ts)
+        return items
+    cols["recv_time"].extend([recv_us] * len(items))
+    cols["ts"].extend([ts] * len(items))
+    cols["frame"].extend([text] + [None] * (len(items) - 1))
+    return items
+
+
+def _trades(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
+    items = _items(cols, msg, text, recv_us, ts)
+    for d in items:
         cols["trade_time"].append(_i(d.get("T")))
         cols["trade_id"].append(None if d.get("i") is None else str(d.get("i")))
         cols["side"].append(d.get("S") if isinstance(d.get("S"), str) else None)
@@ -352,7 +361,7 @@ def _trades(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us:
         cols["tick_direction"].append(d.get("L") if isinstance(d.get("L"), str) else None)
         cols["block_trade"].append(d.get("BT") if isinstance(d.get("BT"), bool) else None)
         cols["seq"].append(_i(d.get("seq")))
-    return len(items)
+    return len(items) or 1
 
 
 def _levels(side: Any) -> tuple[list[float | None], list[float | None]]:
@@ -386,21 +395,15 @@ def _book(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: i
 
 
 def _kline(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:
-    data = msg.get("data")
-    items = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
-    if not items:
-        return _other(cols, msg, text, recv_us, ts)
-    for n, d in enumerate(items):
-        cols["recv_time"].append(recv_us)
-        cols["ts"].append(ts)
-        cols["frame"].append(text if n == 0 else None)
+    items = _items(cols, msg, text, recv_us, ts)
+    for d in items:
         cols["start"].append(_i(d.get("start")))
         cols["end"].append(_i(d.get("end")))
         cols["interval"].append(None if d.get("interval") is None else str(d.get("interval")))
         for name in ("open", "high", "low", "close", "volume", "turnover"):
             cols[name].append(_f(d.get(name)))
         cols["confirm"].append(d.get("confirm") if isinstance(d.get("confirm"), bool) else None)
-    return len(items)
+    return len(items) or 1
 
 
 def _other(cols: dict[str, list[Any]], msg: dict[str, Any], text: str, recv_us: int, ts: int | None) -> int:

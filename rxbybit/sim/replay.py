@@ -43,6 +43,13 @@ class Recorded:
     topic: str | None
 
 
+def recording_line(path: str, frame: str | bytes, t: float | None = None) -> str:
+    """One JSONL line of a recording (what :func:`load_recording` reads): ``frame`` received on socket
+    ``path`` at ``t`` (epoch s; now if None), newline included."""
+    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+    return dumps({"t": time.time() if t is None else t, "path": path, "frame": text}) + "\n"
+
+
 def load_recording(source: str | Path | Iterable[str]) -> list[Recorded]:
     """Parse a JSONL recording (a file path or lines); raises ``ValueError`` naming the bad line."""
     lines: Iterable[str] = Path(source).read_text().splitlines() if isinstance(source, str | Path) else source
