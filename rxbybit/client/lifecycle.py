@@ -47,7 +47,7 @@ class OwnedRouter(TopicRouter):
 
     def view(self, endpoint: Endpoint, name: str, kind: str) -> Stream[Any]:
         stream = super().view(endpoint, name, kind)
-        stream._rxbybit_client = None if self.owner is None else self.owner()  # type: ignore[attr-defined]
+        stream.holds = None if self.owner is None else self.owner()
         return stream
 
 

@@ -52,6 +52,10 @@ class Stream(Observable[T_co]):
     produce an observable; anything else (a ``LiveFrame`` from ``ops.to_frame()``) is returned as is.
     """
 
+    holds: object | None = None
+    """What this stream keeps alive while anyone holds it: a client's streams hold their client, so a
+    client dropped by the user closes only when none of its streams is held either."""
+
     def __init__(
         self,
         subscribe: Callable[[abc.ObserverBase[Any], abc.SchedulerBase | None], abc.DisposableBase] | None = None,
