@@ -46,6 +46,8 @@ async def test_pick_an_endpoint_send_it_and_watch_live_messages(gateway: Gateway
     await _send(page, "profile")
     await expect(log.locator("div.ack", has_text='"subscribed":"/user/profile"').first).to_be_visible()
     await _send(page, "notifications")
+    # notify reaches only subscribed sessions: wait for the ack (the request was only sent so far)
+    await expect(log.locator("div.ack", has_text='"subscribed":"/user/notifications"').first).to_be_visible()
     assert gateway.notify("alice", "Hello", "from the test")
     await expect(log.locator("div.event", has_text="from the test").first).to_be_visible()
 
