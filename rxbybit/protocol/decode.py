@@ -4,18 +4,20 @@
 :class:`Malformed`; a JSON frame of no known shape becomes :class:`Unknown`. Both keep the raw
 text so nothing received is lost.
 
-Two paths lead there. The *fast path* reads the topic straight from the text, then lets msgspec
-parse the frame into a typed wire struct (numbers that Bybit sends as strings become floats
-during the parse, in C) and builds the event from it. It covers the frames that come by the
-thousand: V5 order books, public trades, tickers and private pushes. Anything the fast path's
-types do not fit (another shape, a legacy v3 frame, a broken field) goes to the *general path*:
-orjson, then a tolerant handler per topic that knows every variant and names what is wrong.
+Two paths lead there. The *fast path* lets msgspec parse the frame into a typed wire struct
+(numbers that Bybit sends as strings become floats during the parse, in C) and builds the event
+from it. It covers the frames that come by the thousand: V5 order books, public trades, tickers
+and private pushes. Public pushes put the topic first, so one prefix test of the frame's first
+bytes picks the reader and the topic comes out of the parse; private pushes (``id`` first) are
+found by peeking for ``"topic"``. Anything the fast path's types do not fit (another shape, a
+legacy v3 frame, a broken field) goes to the *general path*: orjson, then a tolerant handler per
+topic that knows every variant and names what is wrong.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -54,11 +56,30 @@ _PEEK = 256
 
 def decode(frame: str | bytes | bytearray | memoryview) -> Event:
     """Decode one websocket frame into an event. Never raises."""
-    if type(frame) is str:
-        event = _fast_text(frame)
-    elif type(frame) is bytes or type(frame) is bytearray:  # websockets hands frames over as bytearray
-        event = _fast_bytes(frame)
-    else:
+    try:
+        if type(frame) is str:
+            # Public pushes put the topic first: one prefix test picks the family's reader, and
+            # the reader takes the topic from msgspec's parse (no peeking, slicing or lookup).
+            if frame.startswith('{"topic":"orderbook.'):
+                event = _fast_book(frame)
+            elif frame.startswith('{"topic":"publicTrade.'):
+                event = _fast_trades(frame)
+            elif frame.startswith('{"topic":"tickers.'):
+                event = _fast_tickers(frame)
+            else:
+                event = _fast_text(frame)
+        elif type(frame) is bytes or type(frame) is bytearray:  # websockets hands frames over as bytearray
+            if frame.startswith(b'{"topic":"orderbook.'):
+                event = _fast_book(frame)
+            elif frame.startswith(b'{"topic":"publicTrade.'):
+                event = _fast_trades(frame)
+            elif frame.startswith(b'{"topic":"tickers.'):
+                event = _fast_tickers(frame)
+            else:
+                event = _fast_bytes(frame)
+        else:
+            event = None
+    except Exception:  # the fast types did not fit: the general path says what is wrong
         event = None
     return _decode_general(frame) if event is None else event
 
@@ -448,7 +469,7 @@ class _BookData(msgspec.Struct, gc=False):
 
 class _BookFrame(msgspec.Struct, gc=False):
     topic: str
-    type: str
+    type: Literal["snapshot", "delta"]
     ts: int
     data: _BookData
     cts: int = 0
@@ -494,31 +515,63 @@ _read_ticker = msgspec.json.Decoder(_TickerFrame, strict=False).decode
 _read_private = msgspec.json.Decoder(_PrivateFrame, strict=False).decode
 
 
-def _book_reader(depth: int) -> _Fast:
-    def read(frame: str | bytes | bytearray, topic: str) -> Event | None:
-        m = _read_book(frame)
-        kind = m.type
-        if m.topic != topic or (kind != "delta" and kind != "snapshot"):
+def _fast_book(frame: str | bytes | bytearray) -> Event | None:
+    """A V5 ``orderbook.{depth}.{symbol}`` push; None for the shapes it leaves to the general path."""
+    m = _read_book(frame)
+    d = m.data
+    topic = m.topic
+    depth = _book_depths.get(topic)
+    if depth is None:
+        depth = _book_depth(topic)
+        if depth is None:
             return None
-        d = m.data
-        return BookUpdate(topic, d.s, depth, kind == "snapshot", m.ts, d.u, d.seq, d.b, d.a, m.cts)
-
-    return read
+    return BookUpdate(topic, d.s, depth, m.type == "snapshot", m.ts, d.u, d.seq, d.b, d.a, m.cts)
 
 
-def _fast_trades(frame: str | bytes | bytearray, topic: str) -> Event | None:
-    m = _read_trades(frame)
-    if m.topic != topic:
+_book_depths: dict[str, int] = {}
+"""Book topic -> its depth, for the topics the fast path takes."""
+
+
+def _book_depth(topic: str) -> int | None:
+    """The depth in a V5 book topic (cached), or None: spot v3 ``orderbook.40``, RPI or odd topics."""
+    head, _, rest = topic.partition(".")
+    depth_text = rest.split(".", 1)[0]
+    if head != "orderbook" or not depth_text.isdigit() or depth_text == "40":
         return None
-    return Trades(topic, m.ts, tuple([new_trade(t.T, t.s, t.S, t.p, t.v, t.i, t.L, t.BT, t.seq) for t in m.data]))
+    if len(_book_depths) >= _CACHE_MAX:
+        _book_depths.clear()
+    depth = _book_depths[topic] = int(depth_text)
+    return depth
 
 
-def _fast_tickers(frame: str | bytes | bytearray, topic: str) -> Event | None:
+def _fast_trades(frame: str | bytes | bytearray) -> Event | None:
+    m = _read_trades(frame)
+    if not m.topic.startswith("publicTrade."):
+        return None
+    return Trades(m.topic, m.ts, tuple([new_trade(t.T, t.s, t.S, t.p, t.v, t.i, t.L, t.BT, t.seq) for t in m.data]))
+
+
+def _fast_tickers(frame: str | bytes | bytearray) -> Event | None:
     m = _read_ticker(frame)
     data = m.data
-    if m.topic != topic or "symbol" not in data:  # spot v3 tickers (letter fields) take the general path
+    if "symbol" not in data or not m.topic.startswith("tickers."):  # spot v3 tickers (letter fields): general
         return None
-    return TickerUpdate(topic, data["symbol"], m.type == "snapshot", m.ts, m.cs, _ticker_fields(data))
+    return TickerUpdate(m.topic, data["symbol"], m.type == "snapshot", m.ts, m.cs, _ticker_fields(data))
+
+
+def _by_topic(read: Callable[[str | bytes | bytearray], Event | None]) -> _Fast:
+    """A reader for frames whose topic was found by peeking: it checks the parse agrees."""
+
+    def fast(frame: str | bytes | bytearray, topic: str) -> Event | None:
+        event = read(frame)
+        return event if event is not None and getattr(event, "topic", None) == topic else None
+
+    return fast
+
+
+_book_by_topic = _by_topic(_fast_book)
+_trades_by_topic = _by_topic(_fast_trades)
+_tickers_by_topic = _by_topic(_fast_tickers)
 
 
 def _private_reader(kind: str, order: bool) -> _Fast:
@@ -561,16 +614,15 @@ def _fast_bytes_for(raw_topic: bytes) -> tuple[str, _Fast]:
 
 def _fast_for(topic: str) -> _Fast:
     """The fast reader for a topic seen for the first time (cached)."""
-    head, _, rest = topic.partition(".")
+    head = topic.partition(".")[0]
     fast: _Fast = _no_fast
     if head == "orderbook":
-        depth_text = rest.split(".", 1)[0]
-        if depth_text.isdigit() and depth_text != "40":  # orderbook.40 is spot v3: no update id
-            fast = _book_reader(int(depth_text))
+        if _book_depth(topic) is not None:
+            fast = _book_by_topic
     elif head == "publicTrade":
-        fast = _fast_trades
+        fast = _trades_by_topic
     elif head == "tickers":
-        fast = _fast_tickers
+        fast = _tickers_by_topic
     elif head in _FAST_PRIVATE and topic not in _V3_PRIVATE:
         kind = "execution.fast" if topic.startswith("execution.fast") else head
         fast = _private_reader(kind, head == "order")
