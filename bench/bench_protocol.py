@@ -7,10 +7,19 @@ in interleaved rounds (every contender once per round, best round kept), on the 
   to 8 levels each (realistic prices and sizes, contiguous ``u``); rxbybit decodes and applies
   every frame to an ``OrderBook``;
 * ``trades``: ``publicTrade.BTCUSDT`` pushes of 1 to 6 trades; rxbybit decodes to ``Trades``;
+* ``recorded``: a real ``orderbook.500.XRPUSDT`` recording from Bybit's archive (the test
+  fixture ``tests/protocol/fixtures/nautilus_trader/2024-12-01_XRPUSDT_ob500.jsonl``: one
+  500-level snapshot and 49 deltas of 4 to 355 levels, 60 on average), replayed ``--passes``
+  times; each pass starts again at its snapshot, which resets every contender's book. Real deltas
+  carry many more levels than the generated ones, so per-level costs weigh more here;
 * ``tickers``: a ``tickers.BTCUSDT`` linear snapshot then deltas of 2 to 8 fields; rxbybit
   decodes and merges each into ``TickerState``;
 * ``private``: ``order`` and ``execution`` pushes (V5, 1 to 3 items of 40-odd fields); rxbybit
   decodes to ``PrivateUpdate`` (values stay Bybit's exact strings).
+
+Book streams add rows that show where the time goes: rxbybit's decode alone, its apply alone (on
+events decoded beforehand), msgspec's typed parse alone, and a floor that is not a book (the
+parse, then a plain loop storing every level into a dict: the least pure Python can do per level).
 
 Contenders on every stream: ``orjson parse only`` (``orjson.loads``, the floor any Python
 decoder built on a JSON parser pays), rxbybit, pybit (``_V5WebSocketManager._on_message``: its
@@ -38,6 +47,16 @@ TOPIC = "orderbook.200.BTCUSDT"
 SYMBOL = "BTCUSDT"
 DEPTH = 200
 TICK = 0.1  # BTCUSDT linear tick size; prices are kept as integer ticks while generating
+RECORDING = (__import__("pathlib").Path(__file__).resolve().parents[1] / "tests" / "protocol" / "fixtures"
+             / "nautilus_trader" / "2024-12-01_XRPUSDT_ob500.jsonl")
+BOOKS = {"book": (TOPIC, SYMBOL, DEPTH), "recorded": ("orderbook.500.XRPUSDT", "XRPUSDT", 500)}
+"""Book streams: topic, symbol, and the levels a side every contender's book must hold at the end."""
+
+
+def recorded(passes: int) -> list[str]:
+    """The recorded ``orderbook.500.XRPUSDT`` snapshot and deltas, ``passes`` times over."""
+    frames = [line for line in RECORDING.read_text().splitlines() if line.strip()]
+    return frames * passes
 
 
 def _px(tick: int) -> str:
@@ -294,6 +313,33 @@ def run_rxbybit_decode_only(frames: Sequence[str]) -> int:
     return len(frames)
 
 
+def run_msgspec_parse(frames: Sequence[str]) -> int:
+    """msgspec's typed parse of the book frames alone (what rxbybit's decoder starts with)."""
+    from rxbybit.protocol.decode import _read_book
+
+    for f in frames:
+        _read_book(f)
+    return len(frames)
+
+
+def run_parse_and_store(frames: Sequence[str]) -> int:
+    """A floor, not a book: msgspec's typed parse, then every level stored into a dict per side.
+
+    No ordering, no deletes, no checks, no event: the least a pure-Python book can do per level.
+    """
+    from rxbybit.protocol.decode import _read_book
+
+    bids: dict[float, float] = {}
+    asks: dict[float, float] = {}
+    for f in frames:
+        d = _read_book(f).data
+        for p, s in d.b:
+            bids[p] = s
+        for p, s in d.a:
+            asks[p] = s
+    return len(frames)
+
+
 def make_apply_only(frames: Sequence[str]) -> Runner:
     """``OrderBook.apply`` alone, on events decoded beforehand (where the time goes)."""
     from rxbybit.protocol import OrderBook, decode
@@ -350,8 +396,8 @@ def make_pybit(stream: str) -> tuple[Runner | None, str]:
         from pybit._websocket_stream import _V5WebSocketManager
     except ImportError:
         return None, "not installed (pip install pybit)"
-    topics = {"book": [TOPIC], "trades": ["publicTrade.BTCUSDT"], "tickers": ["tickers.BTCUSDT"],
-              "private": ["order", "execution"]}[stream]
+    topics = {"book": [TOPIC], "recorded": [BOOKS["recorded"][0]], "trades": ["publicTrade.BTCUSDT"],
+              "tickers": ["tickers.BTCUSDT"], "private": ["order", "execution"]}[stream]
 
     def run(frames: Sequence[str]) -> int:
         # Constructing the manager does not connect (that is _connect's job); _on_message is the
@@ -362,9 +408,10 @@ def make_pybit(stream: str) -> tuple[Runner | None, str]:
         on_message = ws._on_message
         for f in frames:
             on_message(f)
-        if stream == "book":
-            book = ws.data[TOPIC]
-            if len(book["b"]) != DEPTH or len(book["a"]) != DEPTH:
+        if stream in BOOKS:
+            topic, _symbol, depth = BOOKS[stream]
+            book = ws.data[topic]
+            if len(book["b"]) != depth or len(book["a"]) != depth:
                 raise SystemExit("pybit: its book lost levels; the comparison would not be honest")
         return len(frames)
 
@@ -398,9 +445,10 @@ def make_ccxt(stream: str) -> tuple[Runner | None, str]:
         loads = json_parser.loads
         for f in frames:
             handle(client, loads(f))
-        if stream == "book":
-            book = ex.orderbooks[SYMBOL]
-            if len(book["bids"]) != DEPTH or len(book["asks"]) != DEPTH:
+        if stream in BOOKS:
+            _topic, symbol, depth = BOOKS[stream]
+            book = ex.orderbooks[symbol]
+            if len(book["bids"]) != depth or len(book["asks"]) != depth:
                 raise SystemExit("ccxt: its book lost levels; the comparison would not be honest")
         return len(frames)
 
@@ -434,8 +482,9 @@ def _prefix(fn: Runner, frames: Sequence[str], budget: float) -> int:
         n = min(len(frames), max(n * 2, int(n * budget / max(dt, 1e-6))))
 
 
-STREAMS = ("book", "trades", "tickers", "private")
-OURS = {"book": "rxbybit decode + apply", "trades": "rxbybit decode", "tickers": "rxbybit decode + merge",
+STREAMS = ("book", "recorded", "trades", "tickers", "private")
+OURS = {"book": "rxbybit decode + apply", "recorded": "rxbybit decode + apply", "trades": "rxbybit decode",
+        "tickers": "rxbybit decode + merge",
         "private": "rxbybit decode"}
 
 
@@ -443,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--deltas", type=int, default=100_000, help="book deltas after the snapshot (default 100000)")
     ap.add_argument("--frames", type=int, default=50_000, help="frames of each other stream (default 50000)")
+    ap.add_argument("--passes", type=int, default=400, help="passes over the recorded book (default 400)")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds, best kept (default 5)")
     ap.add_argument("--budget", type=float, default=0.6, help="seconds per round for each slow competitor")
     ap.add_argument("--streams", default=",".join(STREAMS), help="comma-separated subset of " + ",".join(STREAMS))
@@ -453,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     data: dict[str, list[str]] = {}
-    gens = {"book": lambda: generate(args.deltas, args.seed), "trades": lambda: generate_trades(args.frames),
+    gens = {"book": lambda: generate(args.deltas, args.seed), "recorded": lambda: recorded(args.passes),
+            "trades": lambda: generate_trades(args.frames),
             "tickers": lambda: generate_tickers(args.frames), "private": lambda: generate_private(args.frames)}
     for name in streams:
         data[name] = gens[name]()
@@ -466,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         mean = sum(len(f) for f in frames[1:]) / max(1, len(frames) - 1)
         print(f"  {name:<8} {len(frames):>8,} frames, mean {mean:,.0f} chars")
 
-    ours_fn: dict[str, Runner] = {"book": run_rxbybit, "trades": run_rxbybit_trades,
+    ours_fn: dict[str, Runner] = {"book": run_rxbybit, "recorded": run_rxbybit, "trades": run_rxbybit_trades,
                                   "tickers": run_rxbybit_tickers, "private": run_rxbybit_private}
     contenders: dict[str, list[tuple[str, Runner, int]]] = {}
     notes: dict[str, list[str]] = {}
@@ -474,9 +525,11 @@ def main(argv: list[str] | None = None) -> int:
         frames = data[name]
         rows: list[tuple[str, Runner, int]] = [("orjson parse only", run_orjson, len(frames)),
                                                (OURS[name], ours_fn[name], len(frames))]
-        if name == "book":
+        if name in BOOKS:
             rows.append(("  rxbybit decode only", run_rxbybit_decode_only, len(frames)))
             rows.append(("  rxbybit apply only", make_apply_only(frames), len(frames)))
+            rows.append(("  msgspec typed parse only", run_msgspec_parse, len(frames)))
+            rows.append(("  floor: parse + dict store", run_parse_and_store, len(frames)))
         notes[name] = []
         for who, maker in (("pybit", make_pybit), ("ccxt.pro", make_ccxt)):
             fn, why = maker(name)

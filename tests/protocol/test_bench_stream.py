@@ -67,12 +67,12 @@ def test_generated_stream_is_contiguous_uncrossed_and_200_deep() -> None:
 def test_bench_runs_end_to_end_quickly(tmp_path: Path) -> None:
     bench = _bench()
     out = tmp_path / "results.jsonl"
-    assert bench.main(["--deltas", "300", "--frames", "200", "--rounds", "1", "--budget", "0.05",
+    assert bench.main(["--deltas", "300", "--frames", "200", "--passes", "4", "--rounds", "1", "--budget", "0.05",
                        "--results", str(out)]) == 0
     rows = [orjson.loads(line) for line in out.read_text().splitlines()]
     names = {r["what"] for r in rows}
     assert "book: decode + apply / orjson parse-only" in names and all(r["value"] > 0 for r in rows)
-    assert {n.split(":")[0] for n in names} == {"book", "trades", "tickers", "private"}
+    assert {n.split(":")[0] for n in names} == {"book", "recorded", "trades", "tickers", "private"}
 
 
 def test_other_streams_decode_to_their_events() -> None:
