@@ -54,8 +54,9 @@ class Applied(StrEnum):
 class _BookReader:
     """Read-only queries shared by :class:`OrderBook` and :class:`BookView`.
 
-    Bids are kept as a sorted list of *negated* prices so both sides sort ascending from the
-    best level; sizes live in a price-keyed dict per side.
+    Each side keeps its prices in one ascending list (so ``bisect`` works on plain floats, with
+    no negated copies): the best bid is the *last* bid price, the best ask the *first* ask price.
+    Sizes live in a price-keyed dict per side.
     """
 
     __slots__ = ("__weakref__", "_ask", "_ask_px", "_bid", "_bid_px", "depth", "seq", "symbol", "ts", "u")
@@ -75,7 +76,7 @@ class _BookReader:
         """``(price, size)`` of the highest bid, or None if there are no bids."""
         if not self._bid_px:
             return None
-        p = -self._bid_px[0]
+        p = self._bid_px[-1]
         return (p, self._bid[p])
 
     @property
@@ -91,25 +92,26 @@ class _BookReader:
         """Midpoint of best bid and ask, or None if a side is empty."""
         if not self._bid_px or not self._ask_px:
             return None
-        return (self._ask_px[0] - self._bid_px[0]) / 2
+        return (self._ask_px[0] + self._bid_px[-1]) / 2
 
     @property
     def spread(self) -> float | None:
         """Best ask minus best bid, or None if a side is empty."""
         if not self._bid_px or not self._ask_px:
             return None
-        return self._ask_px[0] + self._bid_px[0]
+        return self._ask_px[0] - self._bid_px[-1]
 
     @property
     def crossed(self) -> bool:
         """True when the best bid is at or above the best ask."""
-        return bool(self._bid_px and self._ask_px and -self._bid_px[0] >= self._ask_px[0])
+        return bool(self._bid_px and self._ask_px and self._bid_px[-1] >= self._ask_px[0])
 
     def bids(self, n: int | None = None) -> list[Level]:
         """Top ``n`` bids (all if None), best first, as ``(price, size)``."""
-        px = self._bid_px if n is None else self._bid_px[:n]
+        px = self._bid_px
+        top = px[::-1] if n is None else px[max(len(px) - n, 0):][::-1] if n > 0 else []
         b = self._bid
-        return [(-k, b[-k]) for k in px]
+        return [(k, b[k]) for k in top]
 
     def asks(self, n: int | None = None) -> list[Level]:
         """Top ``n`` asks (all if None), best first, as ``(price, size)``."""
@@ -203,19 +205,20 @@ class OrderBook(_BookReader):
             if self._bid_views:  # copy-on-write: copied only if a view still alive holds this side
                 self._detach_bids()
             sizes = self._bid
-            keys = self._bid_px  # negated prices, so the best bid sorts first
+            keys = self._bid_px  # ascending: the best bid is the last
             for p, s in bids:
                 if s:
                     if p not in sizes:
-                        insort(keys, -p)
+                        insort(keys, p)
                     sizes[p] = s
                 elif p in sizes:
                     del sizes[p]
-                    del keys[bisect_left(keys, -p)]
+                    del keys[bisect_left(keys, p)]
             if len(keys) > self.depth > 0:
-                for k in keys[self.depth:]:
-                    del sizes[-k]
-                del keys[self.depth:]
+                extra = len(keys) - self.depth
+                for k in keys[:extra]:
+                    del sizes[k]
+                del keys[:extra]
         asks = update.asks
         if asks:
             if self._ask_views:
@@ -240,7 +243,7 @@ class OrderBook(_BookReader):
         self.cts = update.cts
         bid_px = self._bid_px
         ask_px = self._ask_px
-        if bid_px and ask_px and -bid_px[0] >= ask_px[0]:
+        if bid_px and ask_px and bid_px[-1] >= ask_px[0]:
             self.synced = False
             return _CROSSED
         return _DELTA
@@ -296,13 +299,17 @@ class OrderBook(_BookReader):
         depth = self.depth or max(len(update.bids), len(update.asks))
         bid = {p: s for p, s in update.bids if s != 0}
         ask = {p: s for p, s in update.asks if s != 0}
-        bid_px = sorted(-p for p in bid)
+        bid_px = sorted(bid)  # Bybit sends each side sorted: a linear pass for timsort
         ask_px = sorted(ask)
-        for k in bid_px[depth:]:
-            del bid[-k]
-        for k in ask_px[depth:]:
-            del ask[k]
-        self._bid_px, self._ask_px = bid_px[:depth], ask_px[:depth]
+        if len(bid_px) > depth:
+            for k in bid_px[:-depth]:
+                del bid[k]
+            bid_px = bid_px[-depth:] if depth else []
+        if len(ask_px) > depth:
+            for k in ask_px[depth:]:
+                del ask[k]
+            ask_px = ask_px[:depth]
+        self._bid_px, self._ask_px = bid_px, ask_px
         self._bid, self._ask = bid, ask
         self._bid_views = []
         self._ask_views = []
