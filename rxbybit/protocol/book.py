@@ -8,16 +8,17 @@ Rules (see the protocol reference, section 6.2):
   marks the book as needing a resync and further deltas are refused until a snapshot arrives;
 * the book never holds more than its depth per side; a crossed book also needs a resync.
 
-Views handed out by :meth:`OrderBook.view` are immutable: the book copies its storage before the
-next change (copy-on-write), so a view costs nothing to take and never changes afterwards.
+Views handed out by :meth:`OrderBook.view` are immutable: a view shares the book's storage, and
+the book copies a side before changing it while a view still holds it (copy-on-write, told by the
+side's reference count), so a view costs next to nothing to take and never changes afterwards.
 """
 
 from __future__ import annotations
 
-import weakref
 from bisect import bisect_left, insort
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from sys import getrefcount
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Applied(StrEnum):
     @property
     def changed(self) -> bool:
         """True when the book now holds new, valid state to show."""
-        return self in (Applied.SNAPSHOT, Applied.RESTART, Applied.DELTA)
+        return self is _DELTA or self is _SNAPSHOT or self is _RESTART  # identity: members are singletons
 
 
 class _BookReader:
@@ -157,7 +158,7 @@ class _ViewDraft(_BookReader):
 class OrderBook(_BookReader):
     """A local order book kept by Bybit's rules. Feed it :class:`BookUpdate` events."""
 
-    __slots__ = ("_ask_views", "_bid_views", "cts", "restarts", "synced")
+    __slots__ = ("cts", "restarts", "synced")
 
     def __init__(self, symbol: str = "", depth: int | None = None) -> None:
         """``depth`` caps levels per side (None: take it from the first update)."""
@@ -174,8 +175,6 @@ class OrderBook(_BookReader):
         self._ask_px = []
         self._bid = {}
         self._ask = {}
-        self._bid_views: list[weakref.ref[Any]] = []
-        self._ask_views: list[weakref.ref[Any]] = []
 
     @property
     def needs_resync(self) -> bool:
@@ -202,8 +201,8 @@ class OrderBook(_BookReader):
             return _GAP
         bids = update.bids
         if bids:
-            if self._bid_views:  # copy-on-write: copied only if a view still alive holds this side
-                self._detach_bids()
+            if getrefcount(self._bid) > 2 or getrefcount(self._bid_px) > 2:  # a view holds this side:
+                self._bid, self._bid_px = self._bid.copy(), self._bid_px.copy()  # copy before the change
             sizes = self._bid
             keys = self._bid_px  # ascending: the best bid is the last
             for p, s in bids:
@@ -221,8 +220,8 @@ class OrderBook(_BookReader):
                 del keys[:extra]
         asks = update.asks
         if asks:
-            if self._ask_views:
-                self._detach_asks()
+            if getrefcount(self._ask) > 2 or getrefcount(self._ask_px) > 2:
+                self._ask, self._ask_px = self._ask.copy(), self._ask_px.copy()
             sizes = self._ask
             keys = self._ask_px
             for p, s in asks:
@@ -248,22 +247,6 @@ class OrderBook(_BookReader):
             return _CROSSED
         return _DELTA
 
-    def _detach_bids(self) -> None:
-        for r in self._bid_views:
-            if r() is not None:
-                self._bid_px = self._bid_px.copy()
-                self._bid = self._bid.copy()
-                break
-        self._bid_views = []
-
-    def _detach_asks(self) -> None:
-        for r in self._ask_views:
-            if r() is not None:
-                self._ask_px = self._ask_px.copy()
-                self._ask = self._ask.copy()
-                break
-        self._ask_views = []
-
     def view(self) -> BookView:
         """An immutable view of the book as it is now (O(1); later updates copy first)."""
         v = _ViewDraft()
@@ -277,17 +260,10 @@ class OrderBook(_BookReader):
         v._bid = self._bid
         v._ask = self._ask
         v.__class__ = BookView  # type: ignore[assignment]  # from here on, setting an attribute raises
-        ref = weakref.ref(v)  # the sides are now shared with v until a later update copies them
-        views = self._bid_views
-        self._bid_views = [r for r in views if r() is not None] + [ref] if views else [ref]
-        views = self._ask_views
-        self._ask_views = [r for r in views if r() is not None] + [ref] if views else [ref]
         return v  # type: ignore[return-value]
 
     def clear(self) -> None:
         """Forget all levels and wait for a snapshot."""
-        self._bid_views = []
-        self._ask_views = []
         self._bid_px, self._ask_px, self._bid, self._ask = [], [], {}, {}
         self.synced = False
 
@@ -311,8 +287,6 @@ class OrderBook(_BookReader):
             ask_px = ask_px[:depth]
         self._bid_px, self._ask_px = bid_px, ask_px
         self._bid, self._ask = bid, ask
-        self._bid_views = []
-        self._ask_views = []
         self.u = update.u
         self.seq = update.seq
         self.ts = update.ts

@@ -297,3 +297,43 @@ def test_a_held_view_never_changes_even_when_newer_views_were_dropped() -> None:
     transient = book.view().u  # a view nobody keeps: the next update needs no copy
     book.apply(upd(13, [(97.0, 1.0)], [(104.0, 1.0)]))
     assert transient == 12 and book.u == 13 and (held.bids(), held.asks()) == before
+
+
+def test_held_views_match_their_update_through_random_holding_and_dropping() -> None:
+    """Copy-on-write is decided per side by who still holds it: views kept, dropped and kept again
+    in any order each stay exactly as the book was at their ``u`` (a seeded random walk)."""
+    import random
+
+    from rxbybit.protocol import BookUpdate, OrderBook
+
+    rng = random.Random(5)
+    book = OrderBook("X", 20)
+    bids = {100.0 - i: 1.0 for i in range(10)}
+    asks = {101.0 + i: 1.0 for i in range(10)}
+    book.apply(BookUpdate("orderbook.50.X", "X", 20, True, 1, 1, 1, sorted(bids.items(), reverse=True),
+                          sorted(asks.items())))
+    held: list[tuple[object, list[tuple[float, float]], list[tuple[float, float]]]] = []
+    for u in range(2, 600):
+        side_b: list[tuple[float, float]] = []
+        side_a: list[tuple[float, float]] = []
+        for _ in range(rng.randint(1, 4)):
+            if rng.random() < 0.5:
+                p = float(rng.randint(85, 100))
+                s = 0.0 if rng.random() < 0.3 else float(rng.randint(1, 9))
+                side_b.append((p, s))
+            else:
+                p = float(rng.randint(101, 116))
+                s = 0.0 if rng.random() < 0.3 else float(rng.randint(1, 9))
+                side_a.append((p, s))
+        assert book.apply(BookUpdate("orderbook.50.X", "X", 20, False, u, u, u, side_b, side_a)).changed
+        r = rng.random()
+        if r < 0.3:
+            view = book.view()
+            held.append((view, view.bids(), view.asks()))
+        elif r < 0.5 and held:
+            held.pop(rng.randrange(len(held)))
+        elif r < 0.6:
+            book.view()  # taken and dropped at once
+    assert len(held) > 20
+    for view, b, a in held:
+        assert (view.bids(), view.asks()) == (b, a)  # type: ignore[attr-defined]
