@@ -28,6 +28,24 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 
+class _Probe:
+    __slots__ = ("side",)
+
+    side: dict[float, float]
+
+
+def _alone_count() -> int:
+    """What ``getrefcount`` says of a slot's value that nothing else holds, read the way ``apply``
+    reads it (measured once, so an interpreter that counts its own references differently still
+    tells a side a view shares from one it does not)."""
+    probe = _Probe()
+    probe.side = {}
+    return getrefcount(probe.side)
+
+
+_ALONE = _alone_count()
+
+
 class Applied(StrEnum):
     """What :meth:`OrderBook.apply` did with an update."""
 
@@ -201,7 +219,7 @@ class OrderBook(_BookReader):
             return _GAP
         bids = update.bids
         if bids:
-            if getrefcount(self._bid) > 2 or getrefcount(self._bid_px) > 2:  # a view holds this side:
+            if getrefcount(self._bid) > _ALONE or getrefcount(self._bid_px) > _ALONE:  # a view holds this side:
                 self._bid, self._bid_px = self._bid.copy(), self._bid_px.copy()  # copy before the change
             sizes = self._bid
             keys = self._bid_px  # ascending: the best bid is the last
@@ -220,7 +238,7 @@ class OrderBook(_BookReader):
                 del keys[:extra]
         asks = update.asks
         if asks:
-            if getrefcount(self._ask) > 2 or getrefcount(self._ask_px) > 2:
+            if getrefcount(self._ask) > _ALONE or getrefcount(self._ask_px) > _ALONE:
                 self._ask, self._ask_px = self._ask.copy(), self._ask_px.copy()
             sizes = self._ask
             keys = self._ask_px
