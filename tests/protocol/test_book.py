@@ -337,3 +337,95 @@ def test_held_views_match_their_update_through_random_holding_and_dropping() -> 
     assert len(held) > 20
     for view, b, a in held:
         assert (view.bids(), view.asks()) == (b, a)  # type: ignore[attr-defined]
+
+
+def _model_apply(model: dict[str, dict[float, float]], bids: list[tuple[float, float]],
+                 asks: list[tuple[float, float]], depth: int) -> None:
+    """The plain reading of Bybit's rules, level by level, with the depth window kept by sorting."""
+    for side, levels in (("b", bids), ("a", asks)):
+        book = model[side]
+        for p, s in levels:
+            if s:
+                book[p] = s
+            else:
+                book.pop(p, None)
+        keep = sorted(book, reverse=side == "b")[:depth]
+        model[side] = {p: book[p] for p in keep}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_book_matches_a_plain_model_whatever_is_read_and_when(seed: int) -> None:
+    """Random deltas (inserts past the depth, deletes of the best, size changes), read at random
+    moments (every level, the top few, only the best, or nothing for long runs): the book, and
+    every view taken on the way, agree with a plain model of the rules."""
+    import random
+
+    from rxbybit.protocol import BookUpdate, OrderBook
+
+    rng = random.Random(seed)
+    depth = rng.choice((5, 12, 50))
+    model: dict[str, dict[float, float]] = {"b": {}, "a": {}}
+    snap_b = [(1000.0 - i, float(rng.randint(1, 9))) for i in range(depth)]
+    snap_a = [(1001.0 + i, float(rng.randint(1, 9))) for i in range(depth)]
+    book = OrderBook("X")
+    assert book.apply(BookUpdate("orderbook.50.X", "X", depth, True, 1, 100, 1, snap_b, snap_a)) is Applied.SNAPSHOT
+    _model_apply(model, snap_b, snap_a, depth)
+    views: list[tuple[object, list[tuple[float, float]], list[tuple[float, float]]]] = []
+    quiet = 0
+    for u in range(101, 1600):
+        best_b, best_a = max(model["b"]), min(model["a"])
+        bids: list[tuple[float, float]] = []
+        asks: list[tuple[float, float]] = []
+        for _ in range(rng.randint(1, 6)):
+            r = rng.random()
+            if r < 0.15:  # delete the best of a side
+                bids.append((best_b, 0.0)) if rng.random() < 0.5 else asks.append((best_a, 0.0))
+            elif r < 0.3:  # delete any price (maybe not in the book)
+                bids.append((best_b - rng.randint(0, depth + 3), 0.0))
+            elif r < 0.5:  # a new price inside the spread or deep in the book (may push one out)
+                bids.append((best_b - rng.randint(-1, depth + 3) + 0.5 * rng.randint(0, 1), 1.0))
+            else:
+                asks.append((best_a + rng.randint(-1, depth + 3) - 0.5 * rng.randint(0, 1), float(rng.randint(1, 9))))
+        trial = {"b": dict(model["b"]), "a": dict(model["a"])}
+        _model_apply(trial, bids, asks, depth)
+        if not trial["b"] or not trial["a"] or max(trial["b"]) >= min(trial["a"]):
+            bids, asks = [(best_b, 2.0)], []  # as Bybit does: never crossed, never an empty side
+        assert book.apply(BookUpdate("orderbook.50.X", "X", depth, False, u, u, u, bids, asks)) is Applied.DELTA, u
+        _model_apply(model, bids, asks, depth)
+        want_b = sorted(model["b"].items(), reverse=True)
+        want_a = sorted(model["a"].items())
+        assert book.best_bid == want_b[0] and book.best_ask == want_a[0]  # always exact, read or not
+        if quiet:
+            quiet -= 1
+            continue
+        r = rng.random()
+        if r < 0.05:
+            quiet = rng.randint(10, 80)  # a long run nobody reads (past the notes the book keeps)
+        elif r < 0.4:
+            assert book.bids() == want_b and book.asks() == want_a and len(book) == len(want_b) + len(want_a)
+        elif r < 0.6:
+            n = rng.randint(0, 4)
+            assert book.bids(n) == want_b[:n] and book.asks(n) == want_a[:n]
+        elif r < 0.7:
+            view = book.view()
+            views.append((view, want_b, want_a))
+    assert len(views) > 20
+    for view, b, a in views:
+        assert (view.bids(), view.asks()) == (b, a)  # type: ignore[attr-defined]
+        assert view.best_bid == b[0] and view.best_ask == a[0]  # type: ignore[attr-defined]
+
+
+def test_a_book_nobody_reads_keeps_a_bounded_note_of_price_changes() -> None:
+    """Order is kept lazily; a book whose levels are never read must not hoard the deltas it
+    noted for that (memory stays flat however long it runs), and still reads right afterwards."""
+    from rxbybit.protocol import BookUpdate, OrderBook
+    from rxbybit.protocol.book import _LOG_MAX
+
+    book = OrderBook("X", 50)
+    book.apply(BookUpdate("orderbook.50.X", "X", 50, True, 1, 10, 1, [(100.0, 1.0)], [(200.0, 1.0)]))
+    for u in range(11, 2011):  # every delta adds a bid and removes the one before: the prices change each time
+        p = 100.0 - (u - 10) * 0.5
+        bids = [(p, 1.0), (p + 0.5, 0.0)] if u > 11 else [(p, 1.0)]
+        assert book.apply(BookUpdate("orderbook.50.X", "X", 50, False, u, u, u, bids, [])) is Applied.DELTA
+        assert book._bid_log is None or len(book._bid_log) <= _LOG_MAX
+    assert book.bids() == [(100.0, 1.0), (100.0 - 2000 * 0.5, 1.0)] and book.best_bid == (100.0, 1.0)
