@@ -493,10 +493,38 @@ class _TradesFrame(msgspec.Struct, gc=False):
     data: list[_TradeWire]
 
 
+_TICKER_NUMBERS = (
+    # linear / inverse (futures and pre-market fields included)
+    "price24hPcnt", "lastPrice", "prevPrice24h", "highPrice24h", "lowPrice24h", "prevPrice1h", "markPrice",
+    "indexPrice", "openInterest", "openInterestValue", "singleOpenInterest", "singleOpenInterestValue",
+    "turnover24h", "volume24h", "nextFundingTime", "fundingRate", "bid1Price", "bid1Size", "ask1Price", "ask1Size",
+    "basisRate", "deliveryFeeRate", "predictedDeliveryPrice", "basis", "basisRateYear", "fundingIntervalHour",
+    "fundingCap", "preOpenPrice", "preQty",
+    # spot
+    "usdIndexPrice",
+    # option
+    "bidPrice", "bidSize", "bidIv", "askPrice", "askSize", "askIv", "markPriceIv", "underlyingPrice", "totalVolume",
+    "totalTurnover", "delta", "gamma", "vega", "theta", "change24h",
+)
+"""The numeric ticker fields Bybit documents (every category). A ticker with any other field, or an
+empty or non-numeric value in one of these, takes the general path, which keeps everything."""
+
+_TickerData: Any = msgspec.defstruct(
+    "_TickerData",
+    [("symbol", str)]
+    + [(name, float | msgspec.UnsetType, msgspec.UNSET) for name in _TICKER_NUMBERS]
+    + [(name, str | msgspec.UnsetType, msgspec.UNSET) for name in sorted(_TEXT_TICKER_FIELDS - {"symbol"})],
+    forbid_unknown_fields=True,
+    gc=False,
+)
+"""A ticker's ``data``: msgspec turns the numeric strings into floats in C; fields a frame does not
+carry stay UNSET, and ``msgspec.to_builtins`` leaves them out of the fields dict."""
+
+
 class _TickerFrame(msgspec.Struct, gc=False):
     topic: str
     ts: int
-    data: dict[str, Any]
+    data: _TickerData
     type: str = "snapshot"
     cs: int = 0
 
@@ -552,11 +580,15 @@ def _fast_trades(frame: str | bytes | bytearray) -> Event | None:
 
 
 def _fast_tickers(frame: str | bytes | bytearray) -> Event | None:
+    """A V5 ticker whose fields are all known and all set (spot v3 letter fields, ``""`` values and
+    fields Bybit adds later take the general path)."""
     m = _read_ticker(frame)
-    data = m.data
-    if "symbol" not in data or not m.topic.startswith("tickers."):  # spot v3 tickers (letter fields): general
+    if not m.topic.startswith("tickers."):
         return None
-    return TickerUpdate(m.topic, data["symbol"], m.type == "snapshot", m.ts, m.cs, _ticker_fields(data))
+    return TickerUpdate(m.topic, m.data.symbol, m.type == "snapshot", m.ts, m.cs, _to_builtins(m.data))
+
+
+_to_builtins = msgspec.to_builtins
 
 
 def _by_topic(read: Callable[[str | bytes | bytearray], Event | None]) -> _Fast:

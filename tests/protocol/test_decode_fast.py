@@ -136,3 +136,23 @@ def test_mangled_book_frames_never_raise_and_agree(at: int, cut: int, put: str) 
     assert ev == dm._decode_general(f) == decode(f.encode())
     if isinstance(ev, (Malformed, Unknown)):
         assert ev.raw == f
+
+
+def test_tickers_the_typed_fields_do_not_fit_keep_every_field() -> None:
+    """Ticker fields are typed (numbers parsed in C); a field Bybit adds later, an empty value or a
+    spot v3 letter-field ticker goes the general way and loses nothing."""
+    base = ('{"topic":"tickers.BTCUSDT","type":"delta","ts":5,"cs":3,'
+            '"data":{"symbol":"BTCUSDT","markPrice":"86716.30"%s}}')
+    plain = base % ""
+    assert _fast(plain) == decode(plain) == dm._decode_general(plain)
+    assert isinstance(_fast(plain), TickerUpdate)  # the typed fast path took it
+    for extra, key, value in ((',"brandNewField":"1.5"', "brandNewField", 1.5),
+                              (',"preOpenPrice":""', "preOpenPrice", None),
+                              (',"fundingRate":"n/a"', "fundingRate", "n/a")):
+        f = base % extra
+        ev = decode(f)
+        assert _fast(f) is None and ev == dm._decode_general(f)
+        assert isinstance(ev, TickerUpdate) and ev.fields[key] == value and ev.fields["markPrice"] == 86716.3
+    v3 = '{"topic":"tickers.BTCUSDT","ts":7,"data":{"s":"BTCUSDT","c":"65000.1","o":"64000"}}'
+    ev = decode(v3)
+    assert isinstance(ev, TickerUpdate) and ev == dm._decode_general(v3) and ev.fields["lastPrice"] == 65000.1
