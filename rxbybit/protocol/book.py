@@ -28,33 +28,16 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from enum import StrEnum
-from sys import getrefcount
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._shared import ALONE as _ALONE
+from ._shared import getrefcount
 from .events import BookUpdate, Level
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
-
-
-class _Probe:
-    __slots__ = ("side",)
-
-    side: dict[float, float]
-
-
-def _alone_count() -> int:
-    """What ``getrefcount`` says of a slot's value that nothing else holds, read the way ``apply``
-    reads it (measured once, so an interpreter that counts its own references differently still
-    tells a side a view shares from one it does not)."""
-    probe = _Probe()
-    probe.side = {}
-    return getrefcount(probe.side)
-
-
-_ALONE = _alone_count()
 
 
 class Applied(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
+from ._shared import ALONE, getrefcount
 from .events import TickerUpdate
 
 TickerValue = float | str | None
@@ -26,6 +27,20 @@ class Ticker(Mapping[str, TickerValue]):
         self.cs = cs
         self._fields = MappingProxyType(dict(fields))
         self.complete = complete
+
+    @classmethod
+    def _sharing(
+        cls, symbol: str, ts: int, cs: int, fields: dict[str, TickerValue], complete: bool
+    ) -> Ticker:
+        """A ticker over ``fields`` without copying them: the caller must copy before changing them
+        while a ticker holds them (:class:`TickerState` does, by reference count)."""
+        t = cls.__new__(cls)
+        t.symbol = symbol
+        t.ts = ts
+        t.cs = cs
+        t._fields = MappingProxyType(fields)
+        t.complete = complete
+        return t
 
     def __getitem__(self, key: str) -> TickerValue:
         return self._fields[key]
@@ -81,8 +96,10 @@ class TickerState:
             self._fields = dict(update.fields)
             self._complete = True
         else:
+            if getrefcount(self._fields) > ALONE:  # a Ticker handed out earlier still holds them
+                self._fields = self._fields.copy()
             self._fields.update(update.fields)
         self.ts = update.ts
         self.cs = update.cs
         symbol = str(self._fields.get("symbol") or update.symbol)
-        return Ticker(symbol, update.ts, update.cs, self._fields, self._complete)
+        return Ticker._sharing(symbol, update.ts, update.cs, self._fields, self._complete)

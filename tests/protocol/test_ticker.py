@@ -54,3 +54,27 @@ def test_option_ticker_uses_option_field_names() -> None:
     assert isinstance(ev, TickerUpdate)
     t = TickerState().apply(ev)
     assert t.bid_price == 0.34 and t.ask_price == 3.11
+
+
+def test_tickers_handed_out_never_change_while_later_deltas_merge() -> None:
+    """The state shares its fields with the ticker it returns and copies them only when that ticker
+    is still held at the next delta: held tickers keep their values, dropped ones cost no copy."""
+    import random
+
+    from rxbybit.protocol import TickerState, TickerUpdate
+
+    rng = random.Random(3)
+    state = TickerState()
+    model = {"symbol": "BTCUSDT", "lastPrice": 1.0, "markPrice": 1.0}
+    state.apply(TickerUpdate("tickers.BTCUSDT", "BTCUSDT", True, 1, 1, dict(model)))
+    held = []
+    for i in range(2, 400):
+        change = {rng.choice(("lastPrice", "markPrice", "bid1Price")): float(i)}
+        model.update(change)
+        ticker = state.apply(TickerUpdate("tickers.BTCUSDT", "BTCUSDT", False, i, i, change))
+        assert dict(ticker) == model and ticker.ts == i
+        if rng.random() < 0.3:
+            held.append((ticker, dict(model)))
+    assert len(held) > 50
+    for ticker, fields in held:
+        assert dict(ticker) == fields
