@@ -10,18 +10,23 @@ It binds ``127.0.0.1`` unless told otherwise. At the edge it refuses, before any
 handshake: a browser page from another origin (``allowed_origins``; default: the same origin and
 loopback pages), a ``Host`` other than loopback names while bound to loopback (DNS rebinding),
 and connections beyond ``Limits.max_connections`` in total or ``max_connections_per_address`` from
-one address. Every few seconds it re-checks each authorized session with its verifier (a
-removed, rotated or expired token ends the session) and disconnects clients that stay over their
-outbound cap. ``network`` is ``"sim"`` (an embedded simulator,
-shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as ``ws://127.0.0.1:8765``.
+one address. While its event loop runs more than ``Limits.max_loop_lag`` behind (it cannot keep
+up; ``gateway/load.py``), new websocket connections get HTTP 503 at once, with ``Retry-After``,
+instead of a handshake that hangs; open connections keep their service. Every few seconds it
+re-checks each authorized session with its verifier (a removed, rotated or expired token ends the
+session) and disconnects clients that stay over their outbound cap. ``network`` is ``"sim"`` (an
+embedded simulator, shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as
+``ws://127.0.0.1:8765``.
 
 Fan-out writes pre-built frames. An event is encoded once, JSON envelope and RFC 6455 frame, and
 the same bytes go to every subscriber's socket through
 :func:`rxbybit.transport.ws_internals.write_frame_directly` (the one place that touches websockets'
 internals; it falls back to the library's ``broadcast`` whenever the bytes would not be what the
-library sends). Plain ``broadcast`` encodes the frame again for each connection. Measured with
-``bench/bench_gateway.py`` on loopback (simulator, gateway and clients in three processes, a
-2-core machine shared with other work), two runs of each path, alternating:
+library sends); a burst to one connection within one event-loop turn goes out as one socket write
+(``gateway/outbox.py``, with where the time per message goes). Plain ``broadcast`` encodes the
+frame again for each connection. Measured (issue 13) with ``bench/bench_gateway.py`` on loopback
+(simulator, gateway and clients in three processes, a 2-core machine shared with other work), two
+runs of each path, alternating:
 
 =====================================  ==========================  ==========================
                                        pre-built frames            ``websockets.broadcast``
