@@ -52,6 +52,13 @@ class Limits:
     """Open websocket connections in total; more are refused with HTTP 503."""
     max_connections_per_address: int = 64
     """Open websocket connections from one client address; more are refused with HTTP 429."""
+    max_loop_lag: float | None = 0.5
+    """Seconds the event loop may run behind (a timer firing that late) before new connections are
+    refused with HTTP 503: the gateway is saturated (``gateway/load.py``). None: never refuse for load."""
+    overload_hold: float = 5.0
+    """Seconds new connections keep being refused after the last lag over ``max_loop_lag``."""
+    loop_lag_interval: float = 0.1
+    """Seconds between two samples of the event loop's lag."""
 
 
 class TokenBucket:

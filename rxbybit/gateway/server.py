@@ -10,18 +10,23 @@ It binds ``127.0.0.1`` unless told otherwise. At the edge it refuses, before any
 handshake: a browser page from another origin (``allowed_origins``; default: the same origin and
 loopback pages), a ``Host`` other than loopback names while bound to loopback (DNS rebinding),
 and connections beyond ``Limits.max_connections`` in total or ``max_connections_per_address`` from
-one address. Every few seconds it re-checks each authorized session with its verifier (a
-removed, rotated or expired token ends the session) and disconnects clients that stay over their
-outbound cap. ``network`` is ``"sim"`` (an embedded simulator,
-shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as ``ws://127.0.0.1:8765``.
+one address. While its event loop runs more than ``Limits.max_loop_lag`` behind (it cannot keep
+up; ``gateway/load.py``), new websocket connections get HTTP 503 at once, with ``Retry-After``,
+instead of a handshake that hangs; open connections keep their service. Every few seconds it
+re-checks each authorized session with its verifier (a removed, rotated or expired token ends the
+session) and disconnects clients that stay over their outbound cap. ``network`` is ``"sim"`` (an
+embedded simulator, shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as
+``ws://127.0.0.1:8765``.
 
 Fan-out writes pre-built frames. An event is encoded once, JSON envelope and RFC 6455 frame, and
 the same bytes go to every subscriber's socket through
 :func:`rxbybit.transport.ws_internals.write_frame_directly` (the one place that touches websockets'
 internals; it falls back to the library's ``broadcast`` whenever the bytes would not be what the
-library sends). Plain ``broadcast`` encodes the frame again for each connection. Measured with
-``bench/bench_gateway.py`` on loopback (simulator, gateway and clients in three processes, a
-2-core machine shared with other work), two runs of each path, alternating:
+library sends); a burst to one connection within one event-loop turn goes out as one socket write
+(``gateway/outbox.py``, with where the time per message goes). Plain ``broadcast`` encodes the
+frame again for each connection. Measured (issue 13) with ``bench/bench_gateway.py`` on loopback
+(simulator, gateway and clients in three processes, a 2-core machine shared with other work), two
+runs of each path, alternating:
 
 =====================================  ==========================  ==========================
                                        pre-built frames            ``websockets.broadcast``
@@ -53,18 +58,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from ..client import Bybit
 from ..protocol import topics as T
-from ..transport.ws_internals import abort, buffered_bytes, is_open, write_frame_directly
+from ..transport.ws_internals import abort
 from .auth import TokenVerifier
 from .fanout import Router
 from .hub import ClientFactory, Hub, instrument_names
 from .limits import AddressBuckets, Limits
+from .load import LoopLag
+from .outbox import Turn, WsOutbox
 from .page import page_html
 from .session import Session
 
@@ -83,44 +90,6 @@ PAGE_CSP: Final = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'u
 """The try-it page's Content-Security-Policy: nothing from elsewhere, and no other site may frame it."""
 
 LOOPBACK_NAMES: Final = frozenset(("localhost", "127.0.0.1", "::1"))
-
-
-class _WsOutbox:
-    """A session's writer: synchronous frame writes on the event loop, as ``broadcast`` does."""
-
-    __slots__ = ("_close_timeout", "_closing", "ws")
-
-    def __init__(self, ws: ServerConnection, close_timeout: float) -> None:
-        self.ws = ws
-        self._close_timeout = close_timeout
-        self._closing: asyncio.Task[None] | None = None
-
-    def send(self, data: str | bytes) -> None:
-        """Write one frame now; nothing once the connection is going away (its session is ending)."""
-        if is_open(self.ws):
-            broadcast((self.ws,), data, text=True)
-
-    def send_wire(self, data: bytes, wire: bytes) -> None:
-        """Write the pre-encoded frame straight to the socket (fan-out fast path), else as ``send``."""
-        if not write_frame_directly(self.ws, wire):
-            self.send(data)
-
-    def buffered(self) -> int:
-        return buffered_bytes(self.ws)
-
-    def close(self, code: int, reason: str) -> None:
-        """Start the close handshake; cut the connection if it has not ended within the timeout."""
-        if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
-
-    async def _close(self, code: int, reason: str) -> None:
-        try:
-            async with asyncio.timeout(self._close_timeout):
-                await self.ws.close(code, reason[:120])
-        except (TimeoutError, ConnectionClosed):
-            pass
-        if self.ws.state is not State.CLOSED:
-            abort(self.ws)
 
 
 class Gateway:
@@ -163,11 +132,18 @@ class Gateway:
         self._instruments = instruments
         self.instruments_refresh = instruments_refresh
         self.refused: collections.Counter[str] = collections.Counter()
-        """Connections refused at the door, by reason (origin, host, connections, address)."""
+        """Connections refused at the door, by reason (origin, host, overloaded, connections, address)."""
         self._per_address: collections.Counter[str] = collections.Counter()
         self._auth_buckets = AddressBuckets(self.limits.auth_rate, self.limits.auth_burst)
         self._housekeeping: asyncio.Task[None] | None = None
         self._server: Server | None = None
+        self._turn: Turn | None = None
+        if not self.limits.loop_lag_interval > 0:
+            raise ValueError(f"loop_lag_interval must be positive seconds, not {self.limits.loop_lag_interval!r}")
+        self.load = LoopLag(self.limits.max_loop_lag, self.limits.overload_hold)
+        """The event loop's lag; new connections are refused while it is over ``Limits.max_loop_lag``."""
+        self._probe: asyncio.Task[None] | None = None
+        self._probe_due: float | None = None
 
     def __repr__(self) -> str:
         label = " SIMULATED" if self.network == "sim" else ""
@@ -226,7 +202,22 @@ class Gateway:
             self._port = int(sockets[0].getsockname()[1])
         log.info("gateway on %s (network %s)", self.url, self.network)
         self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep())
+        self._probe = asyncio.get_running_loop().create_task(self._probe_lag())
         return self
+
+    async def _probe_lag(self) -> None:
+        """Sample how late the event loop wakes a timer, every ``Limits.loop_lag_interval`` seconds."""
+        loop = asyncio.get_running_loop()
+        interval = self.limits.loop_lag_interval
+        while True:
+            due = self._probe_due = loop.time() + interval
+            await asyncio.sleep(interval)
+            now = loop.time()
+            self.load.sample(now - due, now)
+
+    def overloaded(self) -> bool:
+        """True while new connections are refused because the event loop runs too far behind."""
+        return self.load.overloaded(asyncio.get_running_loop().time(), self._probe_due)
 
     def _bus_router(self, public: Bybit) -> Router:
         if self.bus_url is None:
@@ -298,6 +289,11 @@ class Gateway:
 
     async def close(self) -> None:
         """Close every connection, the server and the upstream clients."""
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -346,6 +342,13 @@ class Gateway:
             if origin is not None and not self._origin_allowed(origin, host):
                 return self._refuse(connection, "origin", http.HTTPStatus.FORBIDDEN,
                                     "pages from this origin may not connect to this gateway\n")
+            if self.overloaded():
+                lag = self.load.behind(asyncio.get_running_loop().time(), self._probe_due)
+                response = self._refuse(connection, "overloaded", http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                        f"the gateway is overloaded (its event loop runs {lag * 1000:.0f} ms "
+                                        "behind); try again later\n")
+                response.headers["Retry-After"] = str(max(1, round(self.limits.overload_hold)))
+                return response
             if len(self.sessions) >= self.limits.max_connections:
                 return self._refuse(connection, "connections", http.HTTPStatus.SERVICE_UNAVAILABLE,
                                     "the gateway is full; try again later\n")
@@ -410,8 +413,10 @@ class Gateway:
 
     async def _serve_session(self, ws: ServerConnection, address: str) -> None:
         assert self.hub is not None
-        session = Session(self.hub, _WsOutbox(ws, self.limits.abuse_close_timeout), self.verifier, self.limits,
-                          address=address, auth_buckets=self._auth_buckets)
+        if self._turn is None:
+            self._turn = Turn(asyncio.get_running_loop())
+        session = Session(self.hub, WsOutbox(ws, self.limits.abuse_close_timeout, self._turn), self.verifier,
+                          self.limits, address=address, auth_buckets=self._auth_buckets)
         self.sessions.add(session)
         try:
             async for message in ws:

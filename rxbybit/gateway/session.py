@@ -468,6 +468,11 @@ class Session:
         if self.closed:
             return
         buffered = self.outbox.buffered()
+        if not buffered and wire is not None and not self.dropped and len(data) <= self.limits.max_unsent_bytes:
+            # the common case, the client keeps up: what _may_send would decide, without the call
+            self._slow_since = None
+            self.outbox.send_wire(data, wire)
+            return
         if not self._may_send(buffered, len(data)):
             return
         if buffered > self.limits.max_buffered_bytes:
