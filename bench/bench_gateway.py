@@ -294,6 +294,7 @@ async def _sim_main(speed: float, max_seconds: float) -> None:
 async def _server_main(args: argparse.Namespace) -> None:
     _raise_fd_limit()
     from rxbybit.gateway import Gateway, Limits
+    from rxbybit.gateway.limits import SERVED_MAX_LOOP_LAG
 
     budget = 2 * (180 + args.seconds + args.warmup) + 60
     sim = await asyncio.create_subprocess_exec(
@@ -305,7 +306,7 @@ async def _server_main(args: argparse.Namespace) -> None:
         args.offset_ms = info["offset_ms"]
         # every bench client comes from 127.0.0.1: the per-address connection cap must admit them all
         limits = Limits(max_buffered_bytes=8 * 2**20, max_unsent_bytes=16 * 2**20,
-                        max_connections_per_address=args.clients + 16)
+                        max_connections_per_address=args.clients + 16, max_loop_lag=SERVED_MAX_LOOP_LAG)
         async with Gateway(info["url"], symbols=(("linear", "BTCUSDT"),), limits=limits) as gw:
             results = []
             for mode, url in (("direct", info["url"] + "/v5/public/linear"), ("gateway", gw.url)):

@@ -28,7 +28,7 @@ import platformdirs
 from ..protocol import topics as T
 from ..protocol.endpoints import validate_category
 from .auth import TokenVerifier
-from .limits import Limits
+from .limits import SERVED_MAX_LOOP_LAG, Limits
 from .server import DEFAULT_SYMBOLS, Gateway
 from .users import StoreVerifier, UserStore
 from .vault import KEY_ENV, KEY_FILE_ENV, MissingKeyError, generate_key, load_box
@@ -115,6 +115,9 @@ def _serve_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="open connections in total (default 10000)")
     parser.add_argument("--max-connections-per-address", type=int, default=default(None), metavar="N",
                         help="open connections from one address (default 64)")
+    parser.add_argument("--max-loop-lag", type=float, default=default(None), metavar="SECONDS",
+                        help="refuse new connections (HTTP 503) while the event loop keeps running this far "
+                             f"behind (default {SERVED_MAX_LOOP_LAG}; 0: never)")
     parser.add_argument("--symbols", default=default(None),
                         help="symbols for /symbols as CATEGORY:SYMBOL,... (default: "
                              + ",".join(f"{c}:{s}" for c, s in DEFAULT_SYMBOLS) + ")")
@@ -237,6 +240,10 @@ def _limits(args: argparse.Namespace) -> Limits:
             if value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
             changes[name] = value
+    lag = getattr(args, "max_loop_lag", None)
+    if lag is not None and lag < 0:
+        raise ValueError("--max-loop-lag must be 0 (never refuse) or more seconds")
+    changes["max_loop_lag"] = SERVED_MAX_LOOP_LAG if lag is None else (lag or None)
     return dataclasses.replace(Limits(), **changes)
 
 

@@ -52,13 +52,23 @@ class Limits:
     """Open websocket connections in total; more are refused with HTTP 503."""
     max_connections_per_address: int = 64
     """Open websocket connections from one client address; more are refused with HTTP 429."""
-    max_loop_lag: float | None = 0.5
-    """Seconds the event loop may run behind (a timer firing that late) before new connections are
-    refused with HTTP 503: the gateway is saturated (``gateway/load.py``). None: never refuse for load."""
+    max_loop_lag: float | None = None
+    """Seconds the event loop may keep running behind (a timer firing that late) before new
+    connections are refused with HTTP 503: the gateway is saturated (``gateway/load.py``). None (the
+    default for a ``Gateway`` embedded in your program or notebook, whose loop runs your code too):
+    never refuse for load. ``rxbybit gateway serve`` owns its loop and sets
+    :data:`SERVED_MAX_LOOP_LAG` (``--max-loop-lag``)."""
     overload_hold: float = 5.0
     """Seconds new connections keep being refused after the last lag over ``max_loop_lag``."""
+    overload_samples: int = 3
+    """Lag samples in a row over ``max_loop_lag`` that make an overload: one stall (a notebook cell
+    holding the event loop an embedded gateway shares) is one late sample, not an overload."""
     loop_lag_interval: float = 0.1
     """Seconds between two samples of the event loop's lag."""
+
+
+SERVED_MAX_LOOP_LAG = 0.5
+"""``max_loop_lag`` of a gateway served by ``rxbybit gateway serve`` (its own process and loop)."""
 
 
 class TokenBucket:

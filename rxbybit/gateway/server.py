@@ -10,11 +10,12 @@ It binds ``127.0.0.1`` unless told otherwise. At the edge it refuses, before any
 handshake: a browser page from another origin (``allowed_origins``; default: the same origin and
 loopback pages), a ``Host`` other than loopback names while bound to loopback (DNS rebinding),
 and connections beyond ``Limits.max_connections`` in total or ``max_connections_per_address`` from
-one address. While its event loop runs more than ``Limits.max_loop_lag`` behind (it cannot keep
-up; ``gateway/load.py``), new websocket connections get HTTP 503 at once, with ``Retry-After``,
-instead of a handshake that hangs; open connections keep their service. Every few seconds it
-re-checks each authorized session with its verifier (a removed, rotated or expired token ends the
-session) and disconnects clients that stay over their outbound cap. ``network`` is ``"sim"`` (an
+one address. While its event loop keeps running more than ``Limits.max_loop_lag`` behind
+(``overload_samples`` samples in a row: it cannot keep up; ``gateway/load.py``; off unless set, as
+``rxbybit gateway serve`` does), new websocket connections get HTTP 503 at once, with
+``Retry-After``, instead of a handshake that hangs; open connections keep their service. Every
+few seconds it re-checks each authorized session with its verifier (a removed, rotated or expired
+token ends the session) and disconnects clients that stay over their outbound cap. ``network`` is ``"sim"`` (an
 embedded simulator, shared by every user), ``"mainnet"``, ``"testnet"`` or a base URL such as
 ``ws://127.0.0.1:8765``.
 
@@ -140,7 +141,7 @@ class Gateway:
         self._turn: Turn | None = None
         if not self.limits.loop_lag_interval > 0:
             raise ValueError(f"loop_lag_interval must be positive seconds, not {self.limits.loop_lag_interval!r}")
-        self.load = LoopLag(self.limits.max_loop_lag, self.limits.overload_hold)
+        self.load = LoopLag(self.limits.max_loop_lag, self.limits.overload_hold, self.limits.overload_samples)
         """The event loop's lag; new connections are refused while it is over ``Limits.max_loop_lag``."""
         self._probe: asyncio.Task[None] | None = None
         self._probe_due: float | None = None

@@ -88,6 +88,7 @@ def test_cli_errors_are_one_line_and_exit_status_2(tmp_path: Path, capsys: pytes
         (["users", "--db", db, "rekey"], "encryption key"),
         (["--db", db, "--jwt-secret-env", "RXBYBIT_TEST_UNSET_VAR"], "RXBYBIT_TEST_UNSET_VAR"),
         (["--db", db, "--max-connections", "0"], "--max-connections must be at least 1"),
+        (["--db", db, "--max-loop-lag", "-1"], "--max-loop-lag must be 0"),
         (["--db", db, "--key-file", str(tmp_path / "nope")], "cannot read the key file"),
     ]
     for argv, words in cases:
