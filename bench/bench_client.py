@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -253,21 +252,13 @@ def main() -> int:
         "sim": ("simulator (market model in a child process)", _serve, (), 50),
     }
     print(f"protocol only (decode + apply, no I/O): {proto:,.0f} msgs/s")
+    from _child import serving
     from _report import record
 
     for key in args.sources.split(","):
         title, target, extra, depth = runs[key]
-        parent, child = mp.Pipe()
-        proc = mp.get_context("spawn").Process(target=target, args=(child, *extra), daemon=True)
-        proc.start()
-        try:
-            url = parent.recv()
-            results = asyncio.run(_client_run(url, parent, steps, depth))
-            parent.send(("stop",))
-        finally:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
+        with serving(target, *extra, stop=("stop",)) as (pipe, url):
+            results = asyncio.run(_client_run(url, pipe, steps, depth))
         head = report(title, results, proto)
         if key == "replay":
             record(args.results, "client", "replay -> observer: sustained msgs/s / 100,000",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -179,22 +178,13 @@ def main() -> int:
     deltas = int(seconds * args.book_rate) + 10
     trade_frames = int(seconds * args.trade_rate) + 10
     prefill = args.tape_rows  # frames of 1-6 trades each: more than enough rows to fill a tape
-    parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(
-        target=_serve, args=(child, args.books, deltas, trade_frames, args.book_rate, args.trade_rate, prefill),
-        daemon=True)
+    from _child import serving
+
     t0 = time.perf_counter()
-    proc.start()
-    try:
-        url = parent.recv()
+    with serving(_serve, args.books, deltas, trade_frames, args.book_rate, args.trade_rate, prefill) as (_pipe, url):
         print(f"server ready in {time.perf_counter() - t0:.1f} s ({args.books} books x {deltas:,} deltas, "
               f"{trade_frames + prefill:,} trade frames each)")
         res = asyncio.run(client(url, args))
-        parent.send("stop")
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
 
     mb = 1 / 2**20
     n = args.books

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_trade import pct  # the bench folder is not a package: its own path, as above
+from _child import serving  # the bench folder is not a package: its own path, as above
+from bench_trade import pct
 from bench_trade import run as trade_round_trips
 
 
@@ -102,21 +102,12 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1_000)
     parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
-    parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
-    proc.start()
-    try:
-        url, floor_url = parent.recv()
+    with serving(_serve) as (_pipe, (url, floor_url)):
         result = asyncio.run(run(url, floor_url, args.n))
         try:
             result["pybit tickers"] = run_pybit(url, args.n)
         except ImportError:
             print("pybit not installed: its row is left out")
-        parent.send("stop")
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
     floor = pct(result["ws ping"], 0.5)
     create = pct(result["ws order.create"], 0.5)
     print(f"{'request':>17} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50/ping':>9} {'p50/create':>11}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -69,17 +68,11 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=2_000)
     parser.add_argument("--results", default=None, help="append headline ratios as JSON lines to this file")
     args = parser.parse_args()
-    parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
-    proc.start()
-    try:
-        url = parent.recv()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _child import serving
+
+    with serving(_serve) as (_pipe, url):
         result = asyncio.run(run(url, args.orders))
-        parent.send("stop")
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
     floor = statistics.median(result["ping"])
     print(f"{'request':>8} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 / raw ping':>15}")
     for name in ("ping", "create", "cancel"):
@@ -88,7 +81,6 @@ def main() -> int:
         print(f"{name:>8} {len(values):>6} {p50:>8.3f} {pct(values, 0.99):>8.3f} {p50 / floor:>15.2f}")
     p50 = pct(result["create"], 0.5)
     print(f"\norder.create round trip p50 {p50:.3f} ms (target < 1 ms): {'met' if p50 < 1 else 'NOT met'}")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _report import record
 
     record(args.results, "trade", "order.create round trip p50", p50, "ms", target=1.0, higher_is_better=False)
